@@ -1,0 +1,372 @@
+"""The transformers backend: the reference implementation of the backend protocol, on CPU or GPU.
+
+- Choice requests: the context of a request runs through the model once; its KV cache is then shared by
+  all continuations of the request (4 for Belebele, 7 for SIB-200), batched across requests and sorted
+  by length. ``score_mode="full"`` instead runs every context+continuation sequence separately (the
+  plain lm-eval computation, kept as a reference and for architectures whose cache cannot be reordered).
+- Generation: batched greedy decoding (or the run's sampling parameters with a fixed seed), left padding,
+  stopped per sequence at the first stop string or EOS.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+from tqdm.auto import tqdm
+
+import harness
+from harness.backends.base import BackendInfo, GenerationParams
+from harness.backends.tokenization import EncodedChoice, encode_choice, special_tokens_kwargs
+from harness.errors import ConfigError, ModelError
+from harness.requests import ChoiceRequest, ChoiceScores, GenerationRequest
+
+SCORE_MODES = ("shared_context", "full")
+
+
+@dataclass(frozen=True)
+class _ChoiceItem:
+    index: int  # position in the caller's request list
+    encoded: EncodedChoice
+
+    @property
+    def rows(self) -> int:
+        return len(self.encoded.continuations)
+
+    @property
+    def length(self) -> int:
+        return len(self.encoded.context) + max(len(c) for c in self.encoded.continuations)
+
+
+class TransformersBackend:
+    """Hugging Face transformers causal LMs (local folder or Hub id)."""
+
+    name = "hf"
+
+    def __init__(
+        self,
+        model: str,
+        generation: GenerationParams = GenerationParams(),
+        *,
+        revision: str | None = None,
+        device: str = "auto",
+        dtype: str = "auto",
+        batch_size: int = 16,
+        max_length: int | None = None,
+        score_mode: str = "shared_context",
+        add_bos_token: bool | None = None,
+        trust_remote_code: bool = False,
+        progress: bool = True,
+    ) -> None:
+        if score_mode not in SCORE_MODES:
+            raise ConfigError(f"unknown score_mode {score_mode!r}; valid: {', '.join(SCORE_MODES)}")
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
+        self.generation = generation
+        self.batch_size = batch_size
+        self.score_mode = score_mode
+        self.add_bos_token = add_bos_token
+        self.progress = progress
+        self.device = torch.device(_resolve_device(device))
+        self.torch_dtype = _resolve_dtype(dtype, self.device)
+        self.tokenizer, self.model = _load(model, revision, self.device, self.torch_dtype, trust_remote_code)
+        self.max_length = max_length or _model_max_length(self.model, self.tokenizer)
+        self._options = {
+            "revision": revision,
+            "batch_size": batch_size,
+            "max_length": self.max_length,
+            "score_mode": score_mode,
+            "add_bos_token": add_bos_token,
+            "trust_remote_code": trust_remote_code,
+        }
+
+    # -- protocol ---------------------------------------------------------------------------------
+    def info(self) -> BackendInfo:
+        return BackendInfo(
+            name=self.name,
+            versions={"torch": torch.__version__, "transformers": transformers.__version__, "xlh": harness.__version__},
+            device=str(self.device),
+            dtype=str(self.torch_dtype).removeprefix("torch."),
+            options=dict(self._options),
+        )
+
+    def close(self) -> None:
+        del self.model
+
+    def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
+        items = [
+            _ChoiceItem(i, self._encode(request)) for i, request in enumerate(requests)
+        ]
+        results: list[ChoiceScores | None] = [None] * len(items)
+        # Longest first: the first batch shows at once whether memory suffices, as lm-eval does.
+        items.sort(key=lambda item: (-item.length, item.index))
+        bar = tqdm(total=len(items), desc="scoring choices", unit="req", disable=not self.progress)
+        score = self._score_shared_context if self.score_mode == "shared_context" else self._score_full
+        with torch.inference_mode():
+            for batch in _batches_by_rows(items, self.batch_size):
+                for item, scores in zip(batch, score(batch)):
+                    results[item.index] = scores
+                bar.update(len(batch))
+        bar.close()
+        return [r for r in results if r is not None]
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        results: list[str | None] = [None] * len(requests)
+        kwargs = special_tokens_kwargs(self.add_bos_token)
+        encoded = [self.tokenizer.encode(request.prompt, **kwargs) for request in requests]
+        # Same budget in one batch; longest prompts first.
+        order = sorted(range(len(requests)), key=lambda i: (requests[i].max_new_tokens, -len(encoded[i]), i))
+        bar = tqdm(total=len(requests), desc="generating", unit="req", disable=not self.progress)
+        with torch.inference_mode():
+            for batch in _chunks_by(order, self.batch_size, key=lambda i: requests[i].max_new_tokens):
+                texts = self._generate_batch([requests[i] for i in batch], [encoded[i] for i in batch])
+                for i, text in zip(batch, texts):
+                    results[i] = text
+                bar.update(len(batch))
+        bar.close()
+        return [r if r is not None else "" for r in results]
+
+    # -- choice scoring ---------------------------------------------------------------------------
+    def _encode(self, request: ChoiceRequest) -> EncodedChoice:
+        encoded = encode_choice(self.tokenizer, request.context, request.continuations, self.add_bos_token)
+        for text, tokens in zip(request.continuations, encoded.continuations):
+            if not tokens:
+                raise ValueError(f"continuation {text!r} encodes to no tokens (context {request.context[-80:]!r})")
+        longest = max(len(tokens) for tokens in encoded.continuations)
+        if len(encoded.context) + longest > self.max_length + 1:
+            # Keep the end of the context, as lm-eval does.
+            keep = max(1, self.max_length + 1 - longest)
+            encoded = EncodedChoice(context=encoded.context[-keep:], continuations=encoded.continuations)
+        return encoded
+
+    def _score_shared_context(self, batch: list[_ChoiceItem]) -> list[ChoiceScores]:
+        pad = self._pad_id()
+        contexts = [list(item.encoded.context) for item in batch]
+        width = max(len(c) for c in contexts)
+        context_ids = torch.tensor([[pad] * (width - len(c)) + c for c in contexts], device=self.device)
+        context_mask = torch.tensor(
+            [[0] * (width - len(c)) + [1] * len(c) for c in contexts], device=self.device
+        )
+        context_positions = (context_mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.model(
+            input_ids=context_ids, attention_mask=context_mask, position_ids=context_positions, use_cache=True
+        )
+        first_logits = out.logits[:, -1, :].float()  # predicts the first continuation token
+        cache = out.past_key_values
+
+        owners = [b for b, item in enumerate(batch) for _ in item.encoded.continuations]
+        conts = [list(tokens) for item in batch for tokens in item.encoded.continuations]
+        owner_index = torch.tensor(owners, device=self.device)
+        cache.reorder_cache(owner_index)  # one cache row per continuation (a gather with repeats)
+        cont_width = max(len(c) for c in conts)
+        cont_ids = torch.tensor([c + [pad] * (cont_width - len(c)) for c in conts], device=self.device)
+        cont_mask = torch.tensor(
+            [[1] * len(c) + [0] * (cont_width - len(c)) for c in conts], device=self.device
+        )
+        lengths = torch.tensor([len(c) for c in contexts], device=self.device)
+        positions = lengths[owner_index].unsqueeze(1) + torch.arange(cont_width, device=self.device)
+        out2 = self.model(
+            input_ids=cont_ids,
+            attention_mask=torch.cat([context_mask[owner_index], cont_mask], dim=1),
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+        )
+        # Row r scores token j of its continuation with the logits before it: the context's last logits
+        # for j = 0, the continuation pass at position j - 1 otherwise.
+        logits = torch.cat([first_logits[owner_index].unsqueeze(1), out2.logits[:, :-1, :].float()], dim=1)
+        return _collect(batch, _token_scores(logits, cont_ids, cont_mask))
+
+    def _score_full(self, batch: list[_ChoiceItem]) -> list[ChoiceScores]:
+        pad = self._pad_id()
+        rows = [
+            (len(item.encoded.context), list(item.encoded.context) + list(tokens))
+            for item in batch
+            for tokens in item.encoded.continuations
+        ]
+        width = max(len(seq) for _, seq in rows) - 1
+        inputs = torch.tensor([seq[:-1] + [pad] * (width - len(seq) + 1) for _, seq in rows], device=self.device)
+        mask = torch.tensor([[1] * (len(seq) - 1) + [0] * (width - len(seq) + 1) for _, seq in rows])
+        logits = self.model(input_ids=inputs, attention_mask=mask.to(self.device)).logits.float()
+        cont_width = max(len(seq) - ctx for ctx, seq in rows)
+        gathered = torch.zeros((len(rows), cont_width, logits.shape[-1]), device=self.device)
+        targets = torch.full((len(rows), cont_width), pad, device=self.device)
+        target_mask = torch.zeros((len(rows), cont_width), dtype=torch.long, device=self.device)
+        for r, (ctx, seq) in enumerate(rows):
+            n = len(seq) - ctx
+            gathered[r, :n] = logits[r, ctx - 1 : ctx - 1 + n]
+            targets[r, :n] = torch.tensor(seq[ctx:], device=self.device)
+            target_mask[r, :n] = 1
+        return _collect(batch, _token_scores(gathered, targets, target_mask))
+
+    # -- generation -------------------------------------------------------------------------------
+    def _generate_batch(self, requests: list[GenerationRequest], encoded: list[list[int]]) -> list[str]:
+        max_new = requests[0].max_new_tokens
+        budget = max(1, self.max_length - max_new)
+        prompts = [tokens[-budget:] for tokens in encoded]  # left-truncate, as lm-eval does
+        pad = self._pad_id()
+        width = max(len(p) for p in prompts)
+        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
+        attention_mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.device)
+        stopper = _StopStrings(self.tokenizer, [r.stop for r in requests], prompt_width=width)
+        torch.manual_seed(self.generation.seed)
+        sampling: dict[str, Any] = (
+            {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+            if self.generation.greedy
+            else {"do_sample": True, "temperature": self.generation.temperature, "top_p": self.generation.top_p}
+        )
+        output = self.model.generate(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            max_new_tokens=max_new,
+            stopping_criteria=transformers.StoppingCriteriaList([stopper]),
+            pad_token_id=pad,
+            **sampling,
+        )
+        texts = self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
+        return [cut_at_stop(text, request.stop) for text, request in zip(texts, requests)]
+
+    def _pad_id(self) -> int:
+        for candidate in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id, 0):
+            if candidate is not None:
+                return int(candidate)
+        return 0
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """The text before the earliest occurrence of any stop sequence."""
+    cut = len(text)
+    for sequence in stop:
+        if sequence:
+            found = text.find(sequence)
+            if found != -1:
+                cut = min(cut, found)
+    return text[:cut]
+
+
+class _StopStrings(transformers.StoppingCriteria):
+    """Per-sequence stop on any of that sequence's stop strings (checked on a decoded tail window)."""
+
+    def __init__(self, tokenizer: Any, stops: list[tuple[str, ...]], prompt_width: int) -> None:
+        self.tokenizer = tokenizer
+        self.stops = stops
+        self.prompt_width = prompt_width
+        longest = max((len(tokenizer.encode(s, add_special_tokens=False)) for row in stops for s in row), default=0)
+        self.window = longest + 3
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+        if not any(self.stops):
+            return done
+        generated = input_ids[:, self.prompt_width :]
+        tails = self.tokenizer.batch_decode(generated[:, -self.window :])
+        for row, (tail, stop) in enumerate(zip(tails, self.stops)):
+            done[row] = any(s and s in tail for s in stop)
+        return done
+
+
+def _token_scores(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
+) -> tuple[list[float], list[bool], list[int]]:
+    """Per row: summed log-prob of the target tokens, whether each was the argmax, and the token count."""
+    logprobs = torch.log_softmax(logits, dim=-1)
+    picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask
+    greedy = (logits.argmax(dim=-1) == targets) | (mask == 0)
+    sums = picked.double().sum(dim=1).tolist()
+    return sums, greedy.all(dim=1).tolist(), mask.sum(dim=1).tolist()
+
+
+def _collect(batch: list[_ChoiceItem], scores: tuple[list[float], list[bool], list[int]]) -> list[ChoiceScores]:
+    sums, greedy, counts = scores
+    results, row = [], 0
+    for item in batch:
+        n = item.rows
+        results.append(
+            ChoiceScores(
+                loglikelihoods=tuple(sums[row : row + n]),
+                token_counts=tuple(int(c) for c in counts[row : row + n]),
+                is_greedy=tuple(bool(g) for g in greedy[row : row + n]),
+            )
+        )
+        row += n
+    return results
+
+
+def _batches_by_rows(items: list[_ChoiceItem], rows: int) -> Iterator[list[_ChoiceItem]]:
+    """Consecutive items whose continuations add up to at most ``rows`` (an item is never split)."""
+    batch: list[_ChoiceItem] = []
+    count = 0
+    for item in items:
+        if batch and count + item.rows > rows:
+            yield batch
+            batch, count = [], 0
+        batch.append(item)
+        count += item.rows
+    if batch:
+        yield batch
+
+
+def _chunks_by(order: list[int], size: int, key: Any) -> Iterator[list[int]]:
+    """Consecutive chunks of at most ``size`` indices sharing the same ``key``."""
+    chunk: list[int] = []
+    for index in order:
+        if chunk and (len(chunk) == size or key(chunk[0]) != key(index)):
+            yield chunk
+            chunk = []
+        chunk.append(index)
+    if chunk:
+        yield chunk
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == "auto":
+        # float32 on CPU: bfloat16 is slow there and changes greedy outputs.
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    try:
+        value = getattr(torch, dtype)
+    except AttributeError:
+        value = None
+    if not isinstance(value, torch.dtype):
+        raise ConfigError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
+    return value
+
+
+def _load(model: str, revision: str | None, device: torch.device, dtype: torch.dtype, trust_remote_code: bool):
+    path = Path(model).expanduser()
+    looks_local = path.exists() or model.startswith((".", "/", "~")) or os.sep in model and model.count("/") > 1
+    if looks_local and not path.is_dir():
+        raise ModelError(f"model folder {model} not found (give an HF model folder or a Hub id like org/name)")
+    if looks_local and not (path / "config.json").is_file():
+        raise ModelError(f"{model} is not a transformers model folder: config.json is missing")
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            model, revision=revision, trust_remote_code=trust_remote_code
+        )
+        loaded = transformers.AutoModelForCausalLM.from_pretrained(
+            model, revision=revision, dtype=dtype, trust_remote_code=trust_remote_code
+        )
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise ModelError(f"cannot load model {model!r}: {error}") from error
+    loaded.to(device)
+    loaded.eval()
+    return tokenizer, loaded
+
+
+def _model_max_length(model: Any, tokenizer: Any) -> int:
+    for attribute in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
+        value = getattr(model.config, attribute, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    limit = getattr(tokenizer, "model_max_length", None)
+    return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else 2048

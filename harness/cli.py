@@ -1,0 +1,148 @@
+"""The ``xlh`` command line: ``xlh eval``, ``xlh tasks``, ``xlh show``, ``xlh tiny-model``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from harness.errors import XlhError
+
+DEFAULT_SHARED_DATA = Path("../shared/data")
+
+
+def default_data_dir() -> str | None:
+    """``$XLH_DATA_DIR``, else ``../shared/data`` when it exists, else None (datasets from the Hub)."""
+    if os.environ.get("XLH_DATA_DIR"):
+        return os.environ["XLH_DATA_DIR"]
+    return str(DEFAULT_SHARED_DATA) if DEFAULT_SHARED_DATA.is_dir() else None
+
+
+def _csv(text: str | None) -> tuple[str, ...] | None:
+    if text is None or not text.strip():
+        return None
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xlh", description="Cross-lingual evaluation harness")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    ev = commands.add_parser("eval", help="evaluate a model on tasks and languages")
+    ev.add_argument("--model", required=True, help="HF model folder or Hub id")
+    ev.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
+    ev.add_argument("--tasks", default=None, help="comma-separated task[:variant][@split] (default: all)")
+    ev.add_argument("--langs", default=None, help="comma-separated languages: dataset codes (de) or FLORES (deu_Latn)")
+    ev.add_argument("--limit", type=int, default=None, help="examples per language (default: all)")
+    ev.add_argument("--backend", default="hf", help="hf (transformers)")
+    ev.add_argument("--data-dir", default=default_data_dir(), help="local data folder (default: ../shared/data if present, else the Hub)")
+    ev.add_argument("--hub", action="store_true", help="load datasets from the Hugging Face Hub even if a data folder exists")
+    ev.add_argument("--out", default="results", help="results folder")
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--dtype", default="auto", help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16")
+    ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument("--seed", type=int, default=1234)
+    ev.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    ev.add_argument("--role", choices=("base", "expert", "merged"), default=None)
+    ev.add_argument("--parents", default=None, help="comma-separated parent models of a merged model")
+    ev.add_argument("--full-fingerprint", action="store_true", help="hash every byte of the weights")
+    ev.add_argument("--no-progress", action="store_true")
+
+    commands.add_parser("tasks", help="list every task, variant, split and language")
+
+    show = commands.add_parser("show", help="print the summary table of a run folder")
+    show.add_argument("run_folder", type=Path)
+
+    tiny = commands.add_parser("tiny-model", help="build a tiny random Llama model (tests, smoke runs)")
+    tiny.add_argument("out", type=Path)
+    tiny.add_argument("--data-dir", default=default_data_dir())
+    return parser
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from harness.backends import GenerationParams
+    from harness.report import print_summary
+    from harness.results import load_results
+    from harness.runner import RunConfig, run
+
+    from harness.registry import all_tasks
+
+    data_dir = None if args.hub or not args.data_dir else Path(args.data_dir)
+    config = RunConfig(
+        model=args.model,
+        tasks=_csv(args.tasks) or tuple(sorted(all_tasks())),
+        languages=_csv(args.langs),
+        limit=args.limit,
+        backend=args.backend,
+        data_dir=data_dir,
+        out_dir=Path(args.out),
+        revision=args.revision,
+        generation=GenerationParams(temperature=args.temperature, seed=args.seed),
+        backend_options={
+            "device": args.device,
+            "dtype": args.dtype,
+            "batch_size": args.batch_size,
+            "progress": not args.no_progress,
+        },
+        role=args.role,
+        parents=_csv(args.parents) or (),
+        full_fingerprint=args.full_fingerprint,
+        command=tuple(sys.argv),
+    )
+    folder = run(config)
+    print_summary(load_results(folder))
+    print(f"results: {folder}")
+    return 0
+
+
+def cmd_tasks() -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness.registry import all_tasks
+
+    table = Table(title="xlh tasks")
+    for column in ("task", "version", "variants (default first)", "splits", "languages"):
+        table.add_column(column)
+    for name, task in sorted(all_tasks().items()):
+        variants = [task.default_variant] + [v for v in task.variants if v != task.default_variant]
+        splits = [task.default_split] + [s for s in task.splits if s != task.default_split]
+        languages = ", ".join(f"{lang.code} ({lang.flores})" for lang in task.languages)
+        table.add_row(name, str(task.version), ", ".join(variants), ", ".join(splits),
+                      f"{len(task.languages)}: {languages}")
+    Console(width=160).print(table)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "eval":
+            return cmd_eval(args)
+        if args.command == "tasks":
+            return cmd_tasks()
+        if args.command == "show":
+            from harness.report import print_summary
+            from harness.results import load_results
+
+            print_summary(load_results(args.run_folder))
+            return 0
+        if args.command == "tiny-model":
+            from harness.tiny_model import build_tiny_model
+
+            if not args.data_dir:
+                raise XlhError("tiny-model trains its tokenizer on local data: give --data-dir")
+            print(build_tiny_model(args.out, Path(args.data_dir)))
+            return 0
+    except XlhError as error:
+        print(f"xlh: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xlh: interrupted; no results were written", file=sys.stderr)
+        return 130
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

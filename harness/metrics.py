@@ -1,0 +1,88 @@
+"""Metrics as pure functions, split in two: per-sample scores, then aggregation with a standard error.
+
+A task's ``score`` turns one example's responses into per-sample numbers; a ``Metric`` aggregates the
+samples of one language into a ``MetricValue`` that carries its signature (how it was computed), so a
+number in a results file can always be reproduced.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MetricValue:
+    value: float
+    stderr: float | None
+    signature: str
+
+
+class Metric(Protocol):
+    """Aggregates per-sample scores of one language. ``name`` is the key in results files."""
+
+    name: str
+
+    def aggregate(self, per_sample: Sequence[dict[str, float]]) -> MetricValue: ...
+
+
+def mean(values: Sequence[float]) -> float:
+    if not values:
+        raise ValueError("mean of no values")
+    return math.fsum(values) / len(values)
+
+
+def mean_stderr(values: Sequence[float]) -> float:
+    """Standard error of the mean with the sample standard deviation (ddof=1), as lm-eval reports it.
+
+    NaN for fewer than two values (no spread can be estimated from one sample).
+    """
+    n = len(values)
+    if n < 2:
+        return float("nan")
+    return float(np.std(np.asarray(values, dtype=np.float64), ddof=1) / math.sqrt(n))
+
+
+@dataclass(frozen=True)
+class MeanMetric:
+    """The mean over samples of one per-sample score (accuracy, exact match, ...)."""
+
+    name: str
+    description: str = ""
+
+    def aggregate(self, per_sample: Sequence[dict[str, float]]) -> MetricValue:
+        values = [sample[self.name] for sample in per_sample]
+        return MetricValue(
+            value=mean(values),
+            stderr=mean_stderr(values),
+            signature=f"{self.name}|agg:mean|stderr:sample_std_ddof1/sqrt(n)|n:{len(values)}",
+        )
+
+
+def choice_predictions(loglikelihoods: Sequence[float], continuations: Sequence[str]) -> tuple[int, int]:
+    """Index of the best continuation by raw log-likelihood (``acc``) and by log-likelihood per character
+    of the continuation (``acc_norm``, lm-eval's length normalisation).
+
+    Ties go to the first index, as ``numpy.argmax`` does in lm-eval.
+    """
+    lls = np.asarray(loglikelihoods, dtype=np.float64)
+    lengths = np.asarray([float(len(c)) for c in continuations])
+    return int(np.argmax(lls)), int(np.argmax(lls / lengths))
+
+
+@dataclass(frozen=True)
+class SumMetric:
+    """A count over samples (e.g. unparsable answers); no standard error."""
+
+    name: str
+
+    def aggregate(self, per_sample: Sequence[dict[str, float]]) -> MetricValue:
+        return MetricValue(
+            value=math.fsum(sample[self.name] for sample in per_sample),
+            stderr=None,
+            signature=f"{self.name}|agg:sum|n:{len(per_sample)}",
+        )

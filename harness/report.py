@@ -1,0 +1,74 @@
+"""The terminal summary of a run: one row per language (English first), one column per task metric,
+and the mean over the non-English languages at the bottom."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+ENGLISH = "eng_Latn"
+METRICS_SHOWN = 2  # per task: the headline metric and the next one
+
+
+def _cell(metric: dict[str, Any] | None) -> str:
+    if metric is None:
+        return "-"
+    value, stderr = metric["value"], metric.get("stderr")
+    if "|agg:sum|" in metric.get("signature", ""):
+        return f"{value:g}"
+    text = f"{100 * value:.1f}"
+    if stderr is not None and not math.isnan(stderr):
+        text += f" ± {100 * stderr:.1f}"
+    return text
+
+
+def summary_table(result: dict[str, Any]) -> Table:
+    """A rich Table from a results.json document (plain data, as written or as loaded)."""
+    columns = [
+        (task, metric) for task in result["tasks"] for metric in task["metrics"][:METRICS_SHOWN]
+    ]
+    languages: dict[str, str] = {}
+    for task in result["tasks"]:
+        for code, language in task["languages"].items():
+            languages.setdefault(language["flores"], f"{language['name']} ({code})")
+    order = sorted(languages, key=lambda flores: (flores != ENGLISH, languages[flores]))
+    table = Table(title=f"{result['model']['name_or_path']} · {result['backend']['name']} · run {result['run_id']}")
+    table.add_column("language")
+    for task, metric in columns:
+        table.add_column(f"{task['name']}:{task['variant']}\n{metric} (%)", justify="right")
+    for flores in order:
+        row = [languages[flores]]
+        for task, metric in columns:
+            entry = _by_flores(task, flores)
+            row.append(_cell(entry["metrics"].get(metric) if entry else None))
+        table.add_row(*row, end_section=flores == order[-1])
+    mean_row = ["mean (non-English)"]
+    for task, metric in columns:
+        values = [
+            entry["metrics"][metric]["value"]
+            for entry in task["languages"].values()
+            if entry["flores"] != ENGLISH and metric in entry["metrics"]
+        ]
+        mean_row.append(_cell({"value": sum(values) / len(values), "stderr": None,
+                               "signature": task["languages"][next(iter(task["languages"]))]["metrics"][metric]["signature"]})
+                        if values else "-")
+    table.add_row(*mean_row)
+    return table
+
+
+def _by_flores(task: dict[str, Any], flores: str) -> dict[str, Any] | None:
+    for entry in task["languages"].values():
+        if entry["flores"] == flores:
+            return entry
+    return None
+
+
+def print_summary(result: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    console.print(summary_table(result))
+    for task in result["tasks"]:
+        for code, reason in task.get("skipped", {}).items():
+            console.print(f"[yellow]skipped {task['name']}/{code}: {reason}[/yellow]")

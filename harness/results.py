@@ -1,0 +1,170 @@
+"""Typed result records, their JSON form, and atomic writes of a run folder.
+
+A run folder ``<out>/<model-slug>/<run-id>/`` holds ``results.json`` (one ``RunResult``) and
+``samples.jsonl`` (one ``SampleRecord`` per line). It is assembled under a hidden staging name and renamed
+into place only when complete, so an interrupted or failed run never leaves a partial folder behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.backends.base import BackendInfo, GenerationParams
+from harness.errors import OutputError
+from harness.metrics import MetricValue
+from harness.model_info import ModelInfo
+
+SCHEMA_VERSION = 1
+RESULTS_FILE = "results.json"
+SAMPLES_FILE = "samples.jsonl"
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """Where one language's examples came from: local files with their SHA-256, or a Hub dataset split."""
+
+    source: str  # "local" or "hub"
+    split: str
+    files: dict[str, str] = field(default_factory=dict)  # path -> sha256
+    hub: dict[str, Any] | None = None
+    total_examples: int = 0
+
+
+@dataclass(frozen=True)
+class LanguageResult:
+    code: str
+    flores: str
+    name: str
+    n: int
+    metrics: dict[str, MetricValue]
+    data: DataInfo
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    name: str
+    version: int
+    variant: str
+    split: str
+    shots: int
+    limit: int | None
+    metrics: list[str]  # display order; the first is the headline
+    languages: dict[str, LanguageResult]
+    skipped: dict[str, str] = field(default_factory=dict)  # language code -> reason
+
+
+@dataclass(frozen=True)
+class RunResult:
+    schema_version: int
+    run_id: str
+    created_at: str
+    xlh_version: str
+    command: list[str]
+    model: ModelInfo
+    role: str | None
+    parents: list[str]
+    backend: BackendInfo
+    generation: GenerationParams
+    tasks: list[TaskResult]
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class SampleRecord:
+    """One scored example: what was asked, what came back, and how it scored."""
+
+    task: str
+    variant: str
+    language: str
+    id: str
+    requests: list[dict[str, Any]]
+    responses: list[Any]
+    extracted: Any
+    gold: Any
+    scores: dict[str, float]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def to_jsonable(record: Any) -> Any:
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
+        return {f.name: to_jsonable(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    if isinstance(record, dict):
+        return {str(k): to_jsonable(v) for k, v in record.items()}
+    if isinstance(record, (list, tuple)):
+        return [to_jsonable(v) for v in record]
+    if isinstance(record, float) and record != record:  # NaN is not JSON
+        return None
+    return record
+
+
+def dumps(record: Any) -> str:
+    return json.dumps(to_jsonable(record), ensure_ascii=False, allow_nan=False)
+
+
+def model_slug(name_or_path: str) -> str:
+    """A folder name for a model: the last path parts of a folder, ``org__name`` for a Hub id."""
+    path = Path(name_or_path)
+    text = path.name if path.is_dir() else name_or_path.strip("/").replace("/", "__")
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text) or "model"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class RunFolder:
+    """A run folder being written: staged under a hidden name, published by ``commit``, removed on failure."""
+
+    def __init__(self, out_dir: Path, slug: str, run_id: str) -> None:
+        self.final = out_dir / slug / run_id
+        self.staging = out_dir / slug / f".{run_id}.partial"
+        try:
+            self.staging.mkdir(parents=True, exist_ok=False)
+            probe = self.staging / ".write-test"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as error:
+            raise OutputError(f"cannot write results under {out_dir}: {error.strerror or error}") from error
+
+    def write(self, result: RunResult, samples: Iterable[SampleRecord]) -> None:
+        atomic_write_text(self.staging / SAMPLES_FILE, "".join(dumps(s) + "\n" for s in samples))
+        atomic_write_text(self.staging / RESULTS_FILE, json.dumps(to_jsonable(result), ensure_ascii=False, indent=2) + "\n")
+
+    def commit(self) -> Path:
+        if self.final.exists():
+            raise OutputError(f"run folder {self.final} already exists")
+        os.replace(self.staging, self.final)
+        return self.final
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+        parent = self.staging.parent
+        try:
+            parent.rmdir()  # only when this run created it and it is empty
+        except OSError:
+            pass
+
+
+def load_results(path: Path) -> dict[str, Any]:
+    """Read a results.json (or the one inside a run folder) as plain data."""
+    file = path / RESULTS_FILE if path.is_dir() else path
+    return json.loads(file.read_text(encoding="utf-8"))

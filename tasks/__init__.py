@@ -1,0 +1,1 @@
+"""Built-in benchmark plugins: one module per benchmark, found automatically by ``harness.registry``."""

@@ -1,0 +1,196 @@
+"""XNLI: Cross-lingual Natural Language Inference (Conneau et al. 2018, EMNLP, arXiv:1809.05053).
+
+- Data: MultiNLI-style premise/hypothesis pairs professionally translated into 14 languages + English
+  (parallel: row i is the same pair in every language). Local: ``DATA_DIR/xnli/`` (see its SOURCE.md):
+  ``xtreme/{dev,test}-<lang>.tsv``; XTREME stripped the test labels, so test gold labels come from
+  ``hf_jsonl/en/test.jsonl`` by position (row counts are checked on every load). Hub: ``facebook/xnli``
+  (config = language; splits ``test`` 5,010 and ``validation`` 2,490). Licence CC BY-NC 4.0.
+- Languages: ar bg de el en es fr hi ru sw th tr ur vi zh.
+- Splits: ``test`` by default (what papers report); ``validation`` reproduces lm-eval's ``xnli_<lang>``
+  numbers (lm-eval evaluates the validation split).
+- Variants: ``sentence`` (default, lm-eval's formulation: empty context, each choice is the whole
+  sentence ``premise + ", right? {Yes|Also|No}, " + hypothesis`` with localised words) and ``label``
+  (premise and hypothesis in the context, the localised label word as the continuation).
+- Metrics: ``acc`` and ``acc_norm`` (log-likelihood per character of the choice).
+- Known lm-eval wording problems kept for comparability in both variants: the Arabic "No" word is
+  "رقم" ("number") and the Spanish "so" word lacks its accent ("Asi que").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.data import read_jsonl, read_tsv
+from harness.errors import DataError
+from harness.languages import Language, from_code
+from harness.metrics import MeanMetric, Metric, choice_predictions
+from harness.requests import ChoiceRequest, ChoiceScores, Request, Response
+from harness.task import HubSource, SampleScore, Task, check_language_table
+
+VERSION = 1
+SPLITS = ("test", "validation")
+EXPECTED_ROWS = {"test": 5010, "validation": 2490}
+LABELS = ("entailment", "neutral", "contradiction")  # index = HF ClassLabel id
+LANGUAGES: tuple[Language, ...] = tuple(
+    from_code(code, flores)
+    for code, flores in (
+        ("ar", "arb_Arab"), ("bg", None), ("de", None), ("el", None), ("en", None), ("es", None),
+        ("fr", None), ("hi", None), ("ru", None), ("sw", "swh_Latn"), ("th", None), ("tr", None),
+        ("ur", None), ("vi", None), ("zh", None),
+    )
+)
+
+
+@dataclass(frozen=True)
+class NliWords:
+    question: str  # "right"
+    entailment: str  # "Yes"
+    neutral: str  # "Also"
+    contradiction: str  # "No"
+
+    def label_word(self, label: int) -> str:
+        return (self.entailment, self.neutral, self.contradiction)[label]
+
+
+# Source: lm-eval 0.4.13 lm_eval/tasks/xnli/utils.py (LANGUAGES), machine translations of the English words.
+WORDS: dict[str, NliWords] = {
+    "ar": NliWords("صحيح", "نعم", "لذا", "رقم"),
+    "bg": NliWords("правилно", "да", "така", "не"),
+    "de": NliWords("richtig", "Ja", "Auch", "Nein"),
+    "el": NliWords("σωστός", "Ναί", "Έτσι", "όχι"),
+    "en": NliWords("right", "Yes", "Also", "No"),
+    "es": NliWords("correcto", "Sí", "Asi que", "No"),
+    "fr": NliWords("correct", "Oui", "Aussi", "Non"),
+    "hi": NliWords("सही", "हाँ", "इसलिए", "नहीं"),
+    "ru": NliWords("правильно", "Да", "Так", "Нет"),
+    "sw": NliWords("sahihi", "Ndiyo", "Hivyo", "Hapana"),
+    "th": NliWords("ถูกต้อง", "ใช่", "ดังนั้น", "ไม่"),
+    "tr": NliWords("doğru", "Evet", "Böylece", "Hayır"),
+    "ur": NliWords("صحیح", "جی ہاں", "اس لئے", "نہیں"),
+    "vi": NliWords("đúng", "Vâng", "Vì vậy", "Không"),
+    "zh": NliWords("正确", "是的", "所以", "不是的"),
+}
+check_language_table("xnli", "WORDS", WORDS, [lang.code for lang in LANGUAGES])
+
+# lm-eval joins context and continuation with a space (its default target_delimiter).
+TARGET_DELIMITER = " "
+
+
+@dataclass(frozen=True)
+class XnliExample:
+    id: str
+    premise: str
+    hypothesis: str
+    label: int  # 0 entailment, 1 neutral, 2 contradiction
+
+
+def choice_texts(example: XnliExample, language: Language, variant: str) -> tuple[str, ...]:
+    """The texts of the three choices, in label order, without the target delimiter."""
+    words = WORDS[language.code]
+    if variant == "sentence":
+        return tuple(
+            f"{example.premise}, {words.question}? {words.label_word(label)}, {example.hypothesis}"
+            for label in range(3)
+        )
+    return tuple(words.label_word(label) for label in range(3))
+
+
+def render(example: XnliExample, language: Language, variant: str) -> ChoiceRequest:
+    choices = choice_texts(example, language, variant)
+    if variant == "sentence":
+        context = ""
+    else:
+        context = f"{example.premise}\n{example.hypothesis}\n{WORDS[language.code].question}?"
+    return ChoiceRequest(context=context, continuations=tuple(TARGET_DELIMITER + c for c in choices))
+
+
+class Xnli(Task[XnliExample]):
+    name = "xnli"
+    version = VERSION
+    description = "natural language inference, 3-way choice"
+    languages = LANGUAGES
+    splits = SPLITS
+    default_split = "test"
+    variants = ("sentence", "label")
+    default_variant = "sentence"
+    data_folder = "xnli"
+
+    def local_files(self, data_dir: Path, language: Language, split: str) -> tuple[Path, ...]:
+        folder = data_dir / self.data_folder
+        if split == "validation":
+            return (folder / "xtreme" / f"dev-{language.code}.tsv",)
+        return (folder / "xtreme" / f"test-{language.code}.tsv", folder / "hf_jsonl" / "en" / "test.jsonl")
+
+    def load_local(self, data_dir: Path, language: Language, split: str) -> list[XnliExample]:
+        files = self.local_files(data_dir, language, split)
+        if split == "validation":
+            rows = [(line, row) for line, row in read_tsv(files[0], columns=3)]
+            labels = [_label_from_name(row[2], files[0], line) for line, row in rows]
+        else:
+            rows = [(line, row) for line, row in read_tsv(files[0], columns=2)]
+            labels = _positional_test_labels(files[1])
+            if len(labels) != len(rows):
+                raise DataError(
+                    f"test labels come from {files[1]} by position, but it has {len(labels)} rows "
+                    f"and this file {len(rows)}",
+                    files[0],
+                )
+        if len(rows) != EXPECTED_ROWS[split]:
+            raise DataError(f"expected {EXPECTED_ROWS[split]} rows, found {len(rows)}", files[0])
+        return [
+            XnliExample(id=str(index), premise=row[0], hypothesis=row[1], label=label)
+            for index, ((_, row), label) in enumerate(zip(rows, labels))
+        ]
+
+    def hub_source(self, language: Language, split: str) -> HubSource:
+        return HubSource(path="facebook/xnli", name=language.code, split=split)
+
+    def from_hub_record(self, record: dict[str, Any], index: int, language: Language) -> XnliExample:
+        return XnliExample(
+            id=str(index),
+            premise=record["premise"],
+            hypothesis=record["hypothesis"],
+            label=int(record["label"]),
+        )
+
+    def requests(self, example: XnliExample, language: Language, variant: str) -> list[Request]:
+        return [render(example, language, variant)]
+
+    def score(
+        self, example: XnliExample, language: Language, variant: str, responses: Sequence[Response]
+    ) -> SampleScore:
+        (response,) = responses
+        assert isinstance(response, ChoiceScores)
+        choices = choice_texts(example, language, variant)
+        pred, pred_norm = choice_predictions(response.loglikelihoods, choices)
+        return SampleScore(
+            extracted=LABELS[pred],
+            gold=LABELS[example.label],
+            scores={"acc": float(pred == example.label), "acc_norm": float(pred_norm == example.label)},
+            details={"loglikelihoods": list(response.loglikelihoods), "prediction_norm": LABELS[pred_norm]},
+        )
+
+    def metrics(self, variant: str) -> tuple[Metric, ...]:
+        return (MeanMetric("acc"), MeanMetric("acc_norm"))
+
+
+def _label_from_name(name: str, path: Path, line: int) -> int:
+    if name not in LABELS:
+        raise DataError(f"unknown label {name!r} (expected one of {', '.join(LABELS)})", path, line)
+    return LABELS.index(name)
+
+
+def _positional_test_labels(path: Path) -> list[int]:
+    labels = []
+    for line, record in read_jsonl(path):
+        label = record.get("label")
+        if label not in (0, 1, 2):
+            raise DataError(f"label must be 0, 1 or 2, found {label!r}", path, line)
+        labels.append(int(label))
+    return labels
+
+
+TASKS = (Xnli(),)
