@@ -38,27 +38,33 @@ class Language:
         return language_name(self.code)
 
     def matches(self, selector: str) -> bool:
-        """True when ``selector`` (a dataset code, a FLORES code or any BCP-47/ISO tag) names this language."""
+        """True when ``selector`` names this language: the dataset code, the FLORES code, or any BCP-47 /
+        ISO 639 tag of the same language (``de``, ``deu``, ``de-DE``). A selector without a script selects
+        every script of the language (``zh`` selects ``zho_Hans`` and ``zho_Hant``)."""
         if selector in (self.code, self.flores):
             return True
-        wanted = _standard_tag(selector)
-        ours = (_standard_tag(self.code), _standard_tag(self.flores))
-        if wanted in ours:
-            return True
-        # A bare language (``zh``, ``deu``) selects every script of it (``zho_Hans`` and ``zho_Hant``).
-        return "-" not in wanted and wanted in {tag.split("-")[0] for tag in ours}
+        wanted = _parse(selector)
+        if wanted is None:
+            return False
+        for ours in filter(None, (_parse(self.code), _parse(self.flores))):
+            same_script = wanted.script is None or wanted.script == ours.script
+            if wanted.language == ours.language and same_script:
+                return True
+        return False
 
 
 @lru_cache(maxsize=None)
-def _standard_tag(code: str) -> str:
-    """A comparable BCP-47 tag: ``deu_Latn``, ``deu`` and ``de`` all become ``de`` (script kept if unusual)."""
+def _parse(code: str) -> langcodes.Language | None:
+    """Language and script subtags of a standardised tag, or None when ``code`` is not a language tag."""
     try:
-        return str(langcodes.Language.get(code.replace("_", "-")).simplify_script())
+        tag = langcodes.Language.get(code.replace("_", "-"))
     except (langcodes.tag_parser.LanguageTagError, ValueError):
-        return code
+        return None
+    if tag.language is None:
+        return None
+    return langcodes.Language.make(language=tag.language, script=tag.script)
 
 
-@lru_cache(maxsize=None)
 def language_name(code: str) -> str:
     """English display name from CLDR (``deu_Latn`` -> ``German``; ``zho_Hant`` -> ``Chinese (Traditional)``)."""
     tag = langcodes.Language.get(code.replace("_", "-"))

@@ -1,0 +1,49 @@
+# xlh: `make install`, `make eval MODEL=...`, `make test`. Variables below are the knobs of `make eval`.
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+MODEL    ?=
+TASKS    ?=
+LANGS    ?=
+LIMIT    ?=
+BACKEND  ?= hf
+DATA_DIR ?= $(if $(wildcard ../shared/data),../shared/data,)
+OUT      ?= results
+ROLE     ?=
+PARENTS  ?=
+PYTEST_ARGS ?=
+
+.PHONY: install test eval tasks tiny-model check clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch==2.13.0 is pinned in pyproject.toml: the CPU wheel here, no multi-GB CUDA download.
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+eval: install
+	@if [ -z "$(MODEL)" ]; then echo "make eval: set MODEL=<HF model folder or Hub id> (try: make tiny-model)" >&2; exit 2; fi
+	$(BIN)/xlh eval --model "$(MODEL)" --backend "$(BACKEND)" --out "$(OUT)" \
+		$(if $(TASKS),--tasks "$(TASKS)") $(if $(LANGS),--langs "$(LANGS)") \
+		$(if $(LIMIT),--limit "$(LIMIT)") $(if $(ROLE),--role "$(ROLE)") $(if $(PARENTS),--parents "$(PARENTS)") \
+		$(if $(DATA_DIR),--data-dir "$(DATA_DIR)",--hub)
+
+tasks: install
+	$(BIN)/xlh tasks
+
+# A tiny random Llama model (tests and smoke runs): models/tiny-random.
+tiny-model: install
+	$(BIN)/xlh tiny-model models/tiny-random --data-dir "$(DATA_DIR)"
+
+check: install
+	$(BIN)/ruff check harness tasks tests
+	$(BIN)/mypy harness tasks
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,135 @@
+"""The transformers backend on the tiny model: choice scores against a direct computation, generation."""
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.backends import GenerationParams, create_backend
+from harness.backends.hf import cut_at_stop
+from harness.backends.tokenization import encode_choice
+from harness.errors import ConfigError, ModelError
+from harness.registry import get_task
+from harness.requests import ChoiceRequest, GenerationRequest
+
+
+def _reference_loglikelihood(backend, context: str, continuation: str) -> tuple[float, int, bool]:
+    """One sequence, no batching, no cache: sum of log-softmax at the continuation positions."""
+    encoded = encode_choice(backend.tokenizer, context, (continuation,))
+    ctx, cont = list(encoded.context), list(encoded.continuations[0])
+    with torch.inference_mode():
+        logits = backend.model(torch.tensor([ctx + cont])).logits[0].double()
+    logprobs = torch.log_softmax(logits, dim=-1)
+    positions = range(len(ctx) - 1, len(ctx) + len(cont) - 1)
+    total = sum(float(logprobs[p, t]) for p, t in zip(positions, cont))
+    greedy = all(int(logits[p].argmax()) == t for p, t in zip(positions, cont))
+    return total, len(cont), greedy
+
+
+@pytest.fixture(scope="module")
+def choice_requests(data_dir: Path) -> list[ChoiceRequest]:
+    xnli, mgsm = get_task("xnli"), get_task("mgsm")
+    requests: list[ChoiceRequest] = []
+    for code in ("en", "de", "zh", "sw"):
+        language = xnli.language(code)
+        for example in xnli.load_local(data_dir, language, "validation")[:3]:
+            for variant in ("sentence", "label"):
+                requests += xnli.requests(example, language, variant)  # type: ignore[arg-type]
+    # contexts of very different lengths in one batch, a trailing space, many continuations
+    question = mgsm.load_local(data_dir, mgsm.language("de"), "test")[0].question
+    requests.append(ChoiceRequest(context=question + "\nAntwort: ", continuations=("18", "9", "-3", "2,125", "zwei")))
+    requests.append(ChoiceRequest(context="Kurz:", continuations=(" a", " bb bb", " ccc ccc ccc")))
+    return requests
+
+
+@pytest.mark.parametrize("mode", ["shared_context", "full"])
+def test_choice_scores_equal_a_direct_computation(hf_backend, choice_requests, mode) -> None:
+    hf_backend.score_mode = mode
+    try:
+        results = hf_backend.score_choices(choice_requests)
+    finally:
+        hf_backend.score_mode = "shared_context"
+    assert len(results) == len(choice_requests)
+    for request, result in zip(choice_requests, results):
+        assert len(result.loglikelihoods) == len(request.continuations)
+        for continuation, ll, count, greedy in zip(
+            request.continuations, result.loglikelihoods, result.token_counts, result.is_greedy
+        ):
+            expected, expected_count, expected_greedy = _reference_loglikelihood(hf_backend, request.context, continuation)
+            assert ll == pytest.approx(expected, abs=1e-4), (request.context[-40:], continuation)
+            assert (count, greedy) == (expected_count, expected_greedy)
+
+
+def test_choice_scores_do_not_depend_on_batch_size(tiny_model, choice_requests) -> None:
+    one = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=1, progress=False)
+    many = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=64, progress=False)
+    for a, b in zip(one.score_choices(choice_requests), many.score_choices(choice_requests)):
+        assert a.loglikelihoods == pytest.approx(b.loglikelihoods, abs=1e-4)
+
+
+def test_greedy_flag_is_true_for_the_models_own_continuation(hf_backend) -> None:
+    context = "Frage: Wie viele Eier?\nAntwort:"
+    (generated,) = hf_backend.generate([GenerationRequest(prompt=context, max_new_tokens=6)])
+    tokens = hf_backend.tokenizer.encode(generated, add_special_tokens=False)
+    assert tokens, "the model generated nothing"
+    (scores,) = hf_backend.score_choices([ChoiceRequest(context=context, continuations=(generated,))])
+    assert scores.is_greedy == (True,)
+
+
+@pytest.fixture(scope="module")
+def prompts(data_dir: Path) -> list[GenerationRequest]:
+    mgsm = get_task("mgsm")
+    requests = []
+    for code in ("en", "de", "ja", "th"):
+        language = mgsm.language(code)
+        for example in mgsm.load_local(data_dir, language, "test")[:3]:
+            requests += [replace(r, max_new_tokens=24) for r in mgsm.requests(example, language, "direct")]
+    return requests  # type: ignore[return-value]
+
+
+def test_generation_is_deterministic_and_batch_independent(tiny_model, prompts) -> None:
+    one = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=1, progress=False)
+    many = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=8, progress=False)
+    first = many.generate(prompts)
+    assert first == many.generate(prompts)
+    assert sum(a == b for a, b in zip(first, one.generate(prompts))) >= 0.95 * len(prompts)
+
+
+def test_generation_respects_max_new_tokens(hf_backend, prompts) -> None:
+    free = [replace(r, stop=()) for r in prompts]
+    long = hf_backend.generate(free)
+    short = hf_backend.generate([replace(r, max_new_tokens=5) for r in free])
+    for full, cut in zip(long, short):
+        # Greedy: 5 tokens are a prefix of 24 (a split multi-byte character may decode as U+FFFD).
+        assert full.startswith(cut.rstrip("\ufffd"))
+    assert sum(map(len, short)) < sum(map(len, long))
+
+
+def test_generation_stops_at_a_stop_sequence(hf_backend, prompts) -> None:
+    free = [replace(r, stop=()) for r in prompts[:4]]
+    texts = hf_backend.generate(free)
+    stops = [text[len(text) // 2 : len(text) // 2 + 3] for text in texts]
+    stopped = hf_backend.generate([replace(r, stop=(s,)) for r, s in zip(free, stops)])
+    for text, stop, result in zip(texts, stops, stopped):
+        assert result == text[: text.find(stop)]
+
+
+def test_cut_at_stop_uses_the_earliest_stop() -> None:
+    assert cut_at_stop(" 42\nFrage: x\n\n", ("\n\n", "Frage:")) == " 42\n"
+    assert cut_at_stop("abc", ()) == "abc"
+
+
+def test_missing_model_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        create_backend("hf", str(tmp_path / "nope"), GenerationParams())
+
+
+def test_folder_without_config_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="config.json is missing"):
+        create_backend("hf", str(tmp_path), GenerationParams())
+
+
+def test_unknown_backend_lists_valid_ones(tiny_model: Path) -> None:
+    with pytest.raises(ConfigError, match="valid: hf, transformers"):
+        create_backend("nope", str(tiny_model), GenerationParams())

@@ -1,0 +1,108 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.errors import DataError
+from harness.requests import ChoiceRequest, ChoiceScores
+from tasks.xnli import EXPECTED_ROWS, LABELS, LANGUAGES, WORDS, Xnli, XnliExample
+
+TASK = Xnli()
+
+
+def test_all_languages_and_splits_load_with_expected_counts(data_dir: Path) -> None:
+    for language in LANGUAGES:
+        for split in ("test", "validation"):
+            examples = TASK.load_local(data_dir, language, split)
+            assert len(examples) == EXPECTED_ROWS[split]
+
+
+def test_dev_labels_map_names_to_hf_ids(data_dir: Path) -> None:
+    first = (data_dir / "xnli" / "xtreme" / "dev-en.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")
+    example = TASK.load_local(data_dir, TASK.language("en"), "validation")[0]
+    assert LABELS[example.label] == first[2]
+    assert (example.premise, example.hypothesis) == (first[0], first[1])
+
+
+def test_test_labels_come_from_the_english_jsonl_by_position(data_dir: Path) -> None:
+    lines = (data_dir / "xnli" / "hf_jsonl" / "en" / "test.jsonl").read_text(encoding="utf-8").splitlines()
+    gold = [json.loads(line)["label"] for line in lines]
+    for code in ("en", "th", "bg"):
+        labels = [example.label for example in TASK.load_local(data_dir, TASK.language(code), "test")]
+        assert labels == gold
+    # every label occurs 1,670 times in the test split
+    assert sorted(gold.count(label) for label in range(3)) == [1670, 1670, 1670]
+
+
+def test_sentence_variant_is_lm_evals_formulation() -> None:
+    example = XnliExample(id="0", premise="Der Hund bellt", hypothesis="Ein Tier macht Lärm", label=0)
+    (request,) = TASK.requests(example, TASK.language("de"), "sentence")
+    assert request == ChoiceRequest(
+        context="",
+        continuations=(
+            " Der Hund bellt, richtig? Ja, Ein Tier macht Lärm",
+            " Der Hund bellt, richtig? Auch, Ein Tier macht Lärm",
+            " Der Hund bellt, richtig? Nein, Ein Tier macht Lärm",
+        ),
+    )
+
+
+def test_label_variant_puts_the_pair_in_the_context() -> None:
+    example = XnliExample(id="0", premise="P", hypothesis="H", label=2)
+    (request,) = TASK.requests(example, TASK.language("en"), "label")
+    assert request.context == "P\nH\nright?"
+    assert request.continuations == (" Yes", " Also", " No")
+
+
+def test_word_table_covers_every_language() -> None:
+    assert set(WORDS) == {language.code for language in LANGUAGES}
+
+
+def test_score_uses_choice_lengths_without_the_delimiter() -> None:
+    example = XnliExample(id="0", premise="P", hypothesis="H", label=1)
+    # Raw: "Yes" wins. Per character of "Yes"/"Also": -1.0 vs -0.975, so "Also" wins; had the leading
+    # space been counted (4 and 5 characters) "Yes" would still win (-0.75 vs -0.78).
+    scores = ChoiceScores(loglikelihoods=(-3.0, -3.9, -9.0), token_counts=(1, 1, 1), is_greedy=(False,) * 3)
+    result = TASK.score(example, TASK.language("en"), "label", [scores])
+    assert result.scores == {"acc": 0.0, "acc_norm": 1.0}
+    assert result.extracted == "entailment" and result.details["prediction_norm"] == "neutral"
+    assert result.gold == "neutral"
+
+
+def _copy_xnli(tmp_path: Path, data_dir: Path) -> Path:
+    xtreme = tmp_path / "xnli" / "xtreme"
+    xtreme.mkdir(parents=True)
+    (tmp_path / "xnli" / "hf_jsonl" / "en").mkdir(parents=True)
+    for name in ("test-de.tsv", "dev-de.tsv"):
+        (xtreme / name).write_bytes((data_dir / "xnli" / "xtreme" / name).read_bytes())
+    labels = data_dir / "xnli" / "hf_jsonl" / "en" / "test.jsonl"
+    (tmp_path / "xnli" / "hf_jsonl" / "en" / "test.jsonl").write_bytes(labels.read_bytes())
+    return tmp_path
+
+
+def test_label_row_count_mismatch_fails_loudly(tmp_path: Path, data_dir: Path) -> None:
+    root = _copy_xnli(tmp_path, data_dir)
+    labels = root / "xnli" / "hf_jsonl" / "en" / "test.jsonl"
+    labels.write_text("".join(labels.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
+    with pytest.raises(DataError, match=r"test-de\.tsv: test labels come from .*5009 rows and this file 5010"):
+        TASK.load_local(root, TASK.language("de"), "test")
+
+
+def test_unknown_dev_label_names_file_and_line(tmp_path: Path, data_dir: Path) -> None:
+    root = _copy_xnli(tmp_path, data_dir)
+    dev = root / "xnli" / "xtreme" / "dev-de.tsv"
+    lines = dev.read_text(encoding="utf-8").splitlines()
+    lines[41] = lines[41].rsplit("\t", 1)[0] + "\tmaybe"
+    dev.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"dev-de\.tsv:42: unknown label 'maybe'"):
+        TASK.load_local(root, TASK.language("de"), "validation")
+
+
+def test_broken_label_json_names_line(tmp_path: Path, data_dir: Path) -> None:
+    root = _copy_xnli(tmp_path, data_dir)
+    labels = root / "xnli" / "hf_jsonl" / "en" / "test.jsonl"
+    lines = labels.read_text(encoding="utf-8").splitlines()
+    lines[2] = lines[2][:-5]
+    labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"test\.jsonl:3: invalid JSON"):
+        TASK.load_local(root, TASK.language("de"), "test")
