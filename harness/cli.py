@@ -36,11 +36,19 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--langs", default=None, help="comma-separated languages: dataset codes (de) or FLORES (deu_Latn)")
     ev.add_argument("--limit", type=int, default=None, help="examples per language (default: all)")
     ev.add_argument("--backend", default="hf", help="hf (transformers)")
-    ev.add_argument("--data-dir", default=default_data_dir(), help="local data folder (default: ../shared/data if present, else the Hub)")
-    ev.add_argument("--hub", action="store_true", help="load datasets from the Hugging Face Hub even if a data folder exists")
+    ev.add_argument(
+        "--data-dir",
+        default=default_data_dir(),
+        help="local data folder (default: ../shared/data if present, else the Hub)",
+    )
+    ev.add_argument(
+        "--hub", action="store_true", help="load datasets from the Hugging Face Hub even if a data folder exists"
+    )
     ev.add_argument("--out", default="results", help="results folder")
     ev.add_argument("--device", default="auto")
-    ev.add_argument("--dtype", default="auto", help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16")
+    ev.add_argument(
+        "--dtype", default="auto", help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16"
+    )
     ev.add_argument("--batch-size", type=int, default=16)
     ev.add_argument("--seed", type=int, default=1234)
     ev.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
@@ -62,11 +70,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from harness.backends import GenerationParams
+    from harness.registry import all_tasks
     from harness.report import print_summary
     from harness.results import load_results
     from harness.runner import RunConfig, run
-
-    from harness.registry import all_tasks
 
     data_dir = None if args.hub or not args.data_dir else Path(args.data_dir)
     config = RunConfig(
@@ -109,8 +116,9 @@ def cmd_tasks() -> int:
         variants = [task.default_variant] + [v for v in task.variants if v != task.default_variant]
         splits = [task.default_split] + [s for s in task.splits if s != task.default_split]
         languages = ", ".join(f"{lang.code} ({lang.flores})" for lang in task.languages)
-        table.add_row(name, str(task.version), ", ".join(variants), ", ".join(splits),
-                      f"{len(task.languages)}: {languages}")
+        table.add_row(
+            name, str(task.version), ", ".join(variants), ", ".join(splits), f"{len(task.languages)}: {languages}"
+        )
     Console(width=160).print(table)
     return 0
 

@@ -43,9 +43,8 @@ def read_tsv(
         header: skip the first row.
     """
     require_file(path)
-    quoting = csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE
     with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.reader(handle, delimiter="\t", quoting=quoting)
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_MINIMAL if quoted else csv.QUOTE_NONE)
         try:
             for row in reader:
                 line = reader.line_num

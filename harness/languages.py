@@ -8,7 +8,7 @@ FLORES code it corresponds to.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import langcodes
 
@@ -53,7 +53,7 @@ class Language:
         return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def _parse(code: str) -> langcodes.Language | None:
     """Language and script subtags of a standardised tag, or None when ``code`` is not a language tag."""
     try:
@@ -68,7 +68,7 @@ def _parse(code: str) -> langcodes.Language | None:
 def language_name(code: str) -> str:
     """English display name from CLDR (``deu_Latn`` -> ``German``; ``zho_Hant`` -> ``Chinese (Traditional)``)."""
     tag = langcodes.Language.get(code.replace("_", "-"))
-    if tag.script is not None and langcodes.Language.get(tag.language).maximize().script == tag.script:
+    if tag.script and tag.language and langcodes.Language.get(tag.language).maximize().script == tag.script:
         tag = langcodes.Language.get(tag.language)  # the usual script of the language goes unsaid
     return tag.display_name("en")
 

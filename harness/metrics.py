@@ -25,7 +25,8 @@ class MetricValue:
 class Metric(Protocol):
     """Aggregates per-sample scores of one language. ``name`` is the key in results files."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def aggregate(self, per_sample: Sequence[dict[str, float]]) -> MetricValue: ...
 

@@ -2,15 +2,17 @@
 
 Two folders with the same config but different weights (a base and its merge) never share a
 fingerprint. By default weights are fingerprinted by size, safetensors header and content samples at
-the start, middle and end of each file (fast on multi-GB checkpoints); ``full=True`` hashes every byte.
+the start and middle of every tensor (fast on multi-GB checkpoints); ``full=True`` hashes every byte.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from harness.data import sha256_file
 
@@ -27,7 +29,8 @@ SMALL_FILES = (
     "adapter_config.json",
 )
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
-_SAMPLE = 1 << 16  # bytes read at each sample point
+_SAMPLE = 1 << 12  # bytes read at each sample point
+_SPREAD = 256  # sample points in weight files without a tensor index
 
 
 @dataclass(frozen=True)
@@ -43,20 +46,35 @@ class ModelInfo:
 
 
 def weight_digest(path: Path, full: bool = False) -> str:
+    """Digest of one weight file: every byte with ``full``, otherwise size, safetensors header and samples
+    of every tensor (its start and middle), so a merge that changes any tensor changes the digest."""
     if full:
         return sha256_file(path)
     digest = hashlib.sha256()
     size = path.stat().st_size
     digest.update(str(size).encode())
     with path.open("rb") as handle:
-        if path.suffix == ".safetensors" and size >= 8:
-            (header_length,) = struct.unpack("<Q", handle.read(8))
-            if header_length <= size - 8:
-                digest.update(handle.read(header_length))  # names, dtypes, shapes, offsets
-        for offset in (0, max(0, size // 2 - _SAMPLE // 2), max(0, size - _SAMPLE)):
+        for offset in _sample_offsets(handle, path, size):
             handle.seek(offset)
             digest.update(handle.read(_SAMPLE))
     return digest.hexdigest()
+
+
+def _sample_offsets(handle: BinaryIO, path: Path, size: int) -> list[int]:
+    if path.suffix == ".safetensors" and size >= 8:
+        (header_length,) = struct.unpack("<Q", handle.read(8))
+        if header_length <= size - 8:
+            header = json.loads(handle.read(header_length))
+            base = 8 + header_length
+            offsets = [0]  # covers the header bytes: names, dtypes, shapes
+            for name, entry in sorted(header.items()):
+                if name == "__metadata__":
+                    continue
+                begin, end = entry["data_offsets"]
+                offsets += [base + begin, base + (begin + end) // 2]
+            return offsets
+    # Other formats: evenly spread samples.
+    return sorted({min(size, i * size // _SPREAD) for i in range(_SPREAD)})
 
 
 def fingerprint_folder(folder: Path, full: bool = False) -> tuple[str, dict[str, str]]:
@@ -75,10 +93,13 @@ def fingerprint_folder(folder: Path, full: bool = False) -> tuple[str, dict[str,
 
 def describe_model(name_or_path: str, revision: str | None = None, full: bool = False) -> ModelInfo:
     """Fingerprint a local folder, or the Hub snapshot the model was loaded from (after loading)."""
-    folder = Path(name_or_path).expanduser()
-    if not folder.is_dir():
-        folder = _hub_snapshot(name_or_path, revision)
-    method = "sha256(all bytes)" if full else "sha256(size+safetensors header+3x64KiB samples); small files full"
+    given = Path(name_or_path).expanduser()
+    folder = given if given.is_dir() else _hub_snapshot(name_or_path, revision)
+    method = (
+        "sha256(all bytes)"
+        if full
+        else "sha256(size+safetensors header+4KiB at start and middle of every tensor); small files full"
+    )
     if folder is None:
         return ModelInfo(name_or_path, revision, None, f"unresolved:{name_or_path}@{revision}", "none", {})
     fingerprint, files = fingerprint_folder(folder, full)

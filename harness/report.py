@@ -27,16 +27,14 @@ def _cell(metric: dict[str, Any] | None) -> str:
 
 def summary_table(result: dict[str, Any]) -> Table:
     """A rich Table from a results.json document (plain data, as written or as loaded)."""
-    columns = [
-        (task, metric) for task in result["tasks"] for metric in task["metrics"][:METRICS_SHOWN]
-    ]
+    columns = [(task, metric) for task in result["tasks"] for metric in task["metrics"][:METRICS_SHOWN]]
     languages: dict[str, str] = {}
     for task in result["tasks"]:
         for code, language in task["languages"].items():
             languages.setdefault(language["flores"], f"{language['name']} ({code})")
     order = sorted(languages, key=lambda flores: (flores != ENGLISH, languages[flores]))
     table = Table(title=f"{result['model']['name_or_path']} · {result['backend']['name']} · run {result['run_id']}")
-    table.add_column("language")
+    table.add_column("language", no_wrap=True)
     for task, metric in columns:
         table.add_column(f"{task['name']}:{task['variant']}\n{metric} (%)", justify="right")
     for flores in order:
@@ -52,9 +50,17 @@ def summary_table(result: dict[str, Any]) -> Table:
             for entry in task["languages"].values()
             if entry["flores"] != ENGLISH and metric in entry["metrics"]
         ]
-        mean_row.append(_cell({"value": sum(values) / len(values), "stderr": None,
-                               "signature": task["languages"][next(iter(task["languages"]))]["metrics"][metric]["signature"]})
-                        if values else "-")
+        mean_row.append(
+            _cell(
+                {
+                    "value": sum(values) / len(values),
+                    "stderr": None,
+                    "signature": task["languages"][next(iter(task["languages"]))]["metrics"][metric]["signature"],
+                }
+            )
+            if values
+            else "-"
+        )
     table.add_row(*mean_row)
     return table
 
@@ -67,7 +73,8 @@ def _by_flores(task: dict[str, Any], flores: str) -> dict[str, Any] | None:
 
 
 def print_summary(result: dict[str, Any], console: Console | None = None) -> None:
-    console = console or Console()
+    # Pipes and CI logs get a wide table rather than rich's 80-column default.
+    console = console or Console(width=None if Console().is_terminal else 160)
     console.print(summary_table(result))
     for task in result["tasks"]:
         for code, reason in task.get("skipped", {}).items():

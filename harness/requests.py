@@ -7,7 +7,6 @@ Tasks speak about the benchmark (prompts, stop sequences, continuations); backen
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 DEFAULT_MAX_NEW_TOKENS = 256
 
@@ -36,7 +35,7 @@ class ChoiceRequest:
     continuations: tuple[str, ...]
 
 
-Request = Union[GenerationRequest, ChoiceRequest]
+Request = GenerationRequest | ChoiceRequest
 
 
 @dataclass(frozen=True)
@@ -49,4 +48,4 @@ class ChoiceScores:
     is_greedy: tuple[bool, ...]
 
 
-Response = Union[str, ChoiceScores]
+Response = str | ChoiceScores

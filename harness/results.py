@@ -147,7 +147,9 @@ class RunFolder:
 
     def write(self, result: RunResult, samples: Iterable[SampleRecord]) -> None:
         atomic_write_text(self.staging / SAMPLES_FILE, "".join(dumps(s) + "\n" for s in samples))
-        atomic_write_text(self.staging / RESULTS_FILE, json.dumps(to_jsonable(result), ensure_ascii=False, indent=2) + "\n")
+        atomic_write_text(
+            self.staging / RESULTS_FILE, json.dumps(to_jsonable(result), ensure_ascii=False, indent=2) + "\n"
+        )
 
     def commit(self) -> Path:
         if self.final.exists():

@@ -112,7 +112,9 @@ def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
     if config.languages:
         for selector in config.languages:
             if not any(lang.matches(selector) for _, langs in plan for lang in langs):
-                valid = "; ".join(f"{s.task.name}: {', '.join(l.code for l in s.task.languages)}" for s, _ in plan)
+                valid = "; ".join(
+                    f"{sel.task.name}: {', '.join(lang.code for lang in sel.task.languages)}" for sel, _ in plan
+                )
                 raise ConfigError(f"no selected task has language {selector!r}; valid: {valid}")
     return plan
 
@@ -144,8 +146,13 @@ def _load_hub(task: Task, language: Language, split: str) -> tuple[list[Example]
     source = task.hub_source(language, split)
     dataset = datasets.load_dataset(source.path, source.name, split=source.split, revision=source.revision)
     examples = [task.from_hub_record(dict(row), index, language) for index, row in enumerate(dataset)]
-    hub = {"path": source.path, "name": source.name, "split": source.split, "revision": source.revision,
-           "fingerprint": getattr(dataset, "_fingerprint", None)}
+    hub = {
+        "path": source.path,
+        "name": source.name,
+        "split": source.split,
+        "revision": source.revision,
+        "fingerprint": getattr(dataset, "_fingerprint", None),
+    }
     return examples, DataInfo(source="hub", split=split, hub=hub, total_examples=len(examples))
 
 
@@ -237,10 +244,10 @@ def _answer(engine: Backend, units: list[_Unit]) -> None:
             else:
                 raise TypeError(f"unknown request kind {type(request).__name__}")
     if generation:
-        for (unit, slot, _), text in zip(generation, engine.generate([r for _, _, r in generation])):
+        for (unit, slot, _), text in zip(generation, engine.generate([r for _, _, r in generation]), strict=True):
             unit.responses[slot] = text
     if choice:
-        for (unit, slot, _), scores in zip(choice, engine.score_choices([r for _, _, r in choice])):
+        for (unit, slot, _), scores in zip(choice, engine.score_choices([r for _, _, r in choice]), strict=True):
             unit.responses[slot] = scores
 
 
@@ -306,5 +313,3 @@ def _score(
 
 
 __all__ = ["RunConfig", "TaskSelection", "load_examples", "run", "validate"]
-
-

@@ -88,9 +88,7 @@ class Task(ABC, Generic[E]):
         """Render one example into the request(s) a backend answers."""
 
     @abstractmethod
-    def score(
-        self, example: E, language: Language, variant: str, responses: Sequence[Response]
-    ) -> SampleScore:
+    def score(self, example: E, language: Language, variant: str, responses: Sequence[Response]) -> SampleScore:
         """Turn the responses to ``requests(example, ...)`` into per-sample scores."""
 
     @abstractmethod

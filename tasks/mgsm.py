@@ -38,8 +38,17 @@ EXPECTED_ROWS = 250
 LANGUAGES: tuple[Language, ...] = tuple(
     from_code(code, flores)
     for code, flores in (
-        ("bn", None), ("de", None), ("en", None), ("es", None), ("fr", None), ("ja", None),
-        ("ru", None), ("sw", "swh_Latn"), ("te", None), ("th", None), ("zh", None),
+        ("bn", None),
+        ("de", None),
+        ("en", None),
+        ("es", None),
+        ("fr", None),
+        ("ja", None),
+        ("ru", None),
+        ("sw", "swh_Latn"),
+        ("te", None),
+        ("th", None),
+        ("zh", None),
     )
 )
 
@@ -101,8 +110,11 @@ def lmeval_flexible_extract(response: str) -> str:
 
 def lmeval_exact_match(prediction: str, gold: Decimal) -> float:
     """lm-eval's exact_match with ignore_case and ignore_punctuation against ``str(answer_number)``."""
-    normalise = lambda text: text.lower().translate(_PUNCTUATION)  # noqa: E731
-    return float(normalise(prediction) == normalise(_format_gold(gold)))
+    return float(_lmeval_normalise(prediction) == _lmeval_normalise(_format_gold(gold)))
+
+
+def _lmeval_normalise(text: str) -> str:
+    return text.lower().translate(_PUNCTUATION)
 
 
 def _format_gold(gold: Decimal) -> str:

@@ -37,9 +37,21 @@ LABELS = ("entailment", "neutral", "contradiction")  # index = HF ClassLabel id
 LANGUAGES: tuple[Language, ...] = tuple(
     from_code(code, flores)
     for code, flores in (
-        ("ar", "arb_Arab"), ("bg", None), ("de", None), ("el", None), ("en", None), ("es", None),
-        ("fr", None), ("hi", None), ("ru", None), ("sw", "swh_Latn"), ("th", None), ("tr", None),
-        ("ur", None), ("vi", None), ("zh", None),
+        ("ar", "arb_Arab"),
+        ("bg", None),
+        ("de", None),
+        ("el", None),
+        ("en", None),
+        ("es", None),
+        ("fr", None),
+        ("hi", None),
+        ("ru", None),
+        ("sw", "swh_Latn"),
+        ("th", None),
+        ("tr", None),
+        ("ur", None),
+        ("vi", None),
+        ("zh", None),
     )
 )
 
@@ -142,7 +154,7 @@ class Xnli(Task[XnliExample]):
             raise DataError(f"expected {EXPECTED_ROWS[split]} rows, found {len(rows)}", files[0])
         return [
             XnliExample(id=str(index), premise=row[0], hypothesis=row[1], label=label)
-            for index, ((_, row), label) in enumerate(zip(rows, labels))
+            for index, ((_, row), label) in enumerate(zip(rows, labels, strict=True))
         ]
 
     def hub_source(self, language: Language, split: str) -> HubSource:

@@ -51,7 +51,7 @@ class TransformersBackend:
     def __init__(
         self,
         model: str,
-        generation: GenerationParams = GenerationParams(),
+        generation: GenerationParams | None = None,
         *,
         revision: str | None = None,
         device: str = "auto",
@@ -67,7 +67,7 @@ class TransformersBackend:
             raise ConfigError(f"unknown score_mode {score_mode!r}; valid: {', '.join(SCORE_MODES)}")
         if batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1, got {batch_size}")
-        self.generation = generation
+        self.generation = generation or GenerationParams()
         self.batch_size = batch_size
         self.score_mode = score_mode
         self.add_bos_token = add_bos_token
@@ -99,9 +99,7 @@ class TransformersBackend:
         del self.model
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
-        items = [
-            _ChoiceItem(i, self._encode(request)) for i, request in enumerate(requests)
-        ]
+        items = [_ChoiceItem(i, self._encode(request)) for i, request in enumerate(requests)]
         results: list[ChoiceScores | None] = [None] * len(items)
         # Longest first: the first batch shows at once whether memory suffices, as lm-eval does.
         items.sort(key=lambda item: (-item.length, item.index))
@@ -109,7 +107,7 @@ class TransformersBackend:
         score = self._score_shared_context if self.score_mode == "shared_context" else self._score_full
         with torch.inference_mode():
             for batch in _batches_by_rows(items, self.batch_size):
-                for item, scores in zip(batch, score(batch)):
+                for item, scores in zip(batch, score(batch), strict=True):
                     results[item.index] = scores
                 bar.update(len(batch))
         bar.close()
@@ -125,7 +123,7 @@ class TransformersBackend:
         with torch.inference_mode():
             for batch in _chunks_by(order, self.batch_size, key=lambda i: requests[i].max_new_tokens):
                 texts = self._generate_batch([requests[i] for i in batch], [encoded[i] for i in batch])
-                for i, text in zip(batch, texts):
+                for i, text in zip(batch, texts, strict=True):
                     results[i] = text
                 bar.update(len(batch))
         bar.close()
@@ -134,7 +132,7 @@ class TransformersBackend:
     # -- choice scoring ---------------------------------------------------------------------------
     def _encode(self, request: ChoiceRequest) -> EncodedChoice:
         encoded = encode_choice(self.tokenizer, request.context, request.continuations, self.add_bos_token)
-        for text, tokens in zip(request.continuations, encoded.continuations):
+        for text, tokens in zip(request.continuations, encoded.continuations, strict=True):
             if not tokens:
                 raise ValueError(f"continuation {text!r} encodes to no tokens (context {request.context[-80:]!r})")
         longest = max(len(tokens) for tokens in encoded.continuations)
@@ -149,9 +147,7 @@ class TransformersBackend:
         contexts = [list(item.encoded.context) for item in batch]
         width = max(len(c) for c in contexts)
         context_ids = torch.tensor([[pad] * (width - len(c)) + c for c in contexts], device=self.device)
-        context_mask = torch.tensor(
-            [[0] * (width - len(c)) + [1] * len(c) for c in contexts], device=self.device
-        )
+        context_mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in contexts], device=self.device)
         context_positions = (context_mask.cumsum(-1) - 1).clamp(min=0)
         out = self.model(
             input_ids=context_ids, attention_mask=context_mask, position_ids=context_positions, use_cache=True
@@ -165,9 +161,7 @@ class TransformersBackend:
         cache.reorder_cache(owner_index)  # one cache row per continuation (a gather with repeats)
         cont_width = max(len(c) for c in conts)
         cont_ids = torch.tensor([c + [pad] * (cont_width - len(c)) for c in conts], device=self.device)
-        cont_mask = torch.tensor(
-            [[1] * len(c) + [0] * (cont_width - len(c)) for c in conts], device=self.device
-        )
+        cont_mask = torch.tensor([[1] * len(c) + [0] * (cont_width - len(c)) for c in conts], device=self.device)
         lengths = torch.tensor([len(c) for c in contexts], device=self.device)
         positions = lengths[owner_index].unsqueeze(1) + torch.arange(cont_width, device=self.device)
         out2 = self.model(
@@ -229,7 +223,7 @@ class TransformersBackend:
             **sampling,
         )
         texts = self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
-        return [cut_at_stop(text, request.stop) for text, request in zip(texts, requests)]
+        return [cut_at_stop(text, request.stop) for text, request in zip(texts, requests, strict=True)]
 
     def _pad_id(self) -> int:
         for candidate in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id, 0):
@@ -262,12 +256,12 @@ class _StopStrings(transformers.StoppingCriteria):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
         done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         if not any(self.stops):
-            return done
+            return done  # type: ignore[return-value]
         generated = input_ids[:, self.prompt_width :]
         tails = self.tokenizer.batch_decode(generated[:, -self.window :])
-        for row, (tail, stop) in enumerate(zip(tails, self.stops)):
+        for row, (tail, stop) in enumerate(zip(tails, self.stops, strict=True)):
             done[row] = any(s and s in tail for s in stop)
-        return done
+        return done  # type: ignore[return-value]
 
 
 def _token_scores(
@@ -358,7 +352,7 @@ def _load(model: str, revision: str | None, device: torch.device, dtype: torch.d
         )
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise ModelError(f"cannot load model {model!r}: {error}") from error
-    loaded.to(device)
+    loaded.to(device)  # type: ignore[arg-type]
     loaded.eval()
     return tokenizer, loaded
 

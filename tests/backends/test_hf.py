@@ -22,8 +22,8 @@ def _reference_loglikelihood(backend, context: str, continuation: str) -> tuple[
         logits = backend.model(torch.tensor([ctx + cont])).logits[0].double()
     logprobs = torch.log_softmax(logits, dim=-1)
     positions = range(len(ctx) - 1, len(ctx) + len(cont) - 1)
-    total = sum(float(logprobs[p, t]) for p, t in zip(positions, cont))
-    greedy = all(int(logits[p].argmax()) == t for p, t in zip(positions, cont))
+    total = sum(float(logprobs[p, t]) for p, t in zip(positions, cont, strict=True))
+    greedy = all(int(logits[p].argmax()) == t for p, t in zip(positions, cont, strict=True))
     return total, len(cont), greedy
 
 
@@ -51,12 +51,14 @@ def test_choice_scores_equal_a_direct_computation(hf_backend, choice_requests, m
     finally:
         hf_backend.score_mode = "shared_context"
     assert len(results) == len(choice_requests)
-    for request, result in zip(choice_requests, results):
+    for request, result in zip(choice_requests, results, strict=True):
         assert len(result.loglikelihoods) == len(request.continuations)
         for continuation, ll, count, greedy in zip(
-            request.continuations, result.loglikelihoods, result.token_counts, result.is_greedy
+            request.continuations, result.loglikelihoods, result.token_counts, result.is_greedy, strict=True
         ):
-            expected, expected_count, expected_greedy = _reference_loglikelihood(hf_backend, request.context, continuation)
+            expected, expected_count, expected_greedy = _reference_loglikelihood(
+                hf_backend, request.context, continuation
+            )
             assert ll == pytest.approx(expected, abs=1e-4), (request.context[-40:], continuation)
             assert (count, greedy) == (expected_count, expected_greedy)
 
@@ -64,7 +66,7 @@ def test_choice_scores_equal_a_direct_computation(hf_backend, choice_requests, m
 def test_choice_scores_do_not_depend_on_batch_size(tiny_model, choice_requests) -> None:
     one = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=1, progress=False)
     many = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=64, progress=False)
-    for a, b in zip(one.score_choices(choice_requests), many.score_choices(choice_requests)):
+    for a, b in zip(one.score_choices(choice_requests), many.score_choices(choice_requests), strict=True):
         assert a.loglikelihoods == pytest.approx(b.loglikelihoods, abs=1e-4)
 
 
@@ -93,14 +95,14 @@ def test_generation_is_deterministic_and_batch_independent(tiny_model, prompts) 
     many = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=8, progress=False)
     first = many.generate(prompts)
     assert first == many.generate(prompts)
-    assert sum(a == b for a, b in zip(first, one.generate(prompts))) >= 0.95 * len(prompts)
+    assert sum(a == b for a, b in zip(first, one.generate(prompts), strict=True)) >= 0.95 * len(prompts)
 
 
 def test_generation_respects_max_new_tokens(hf_backend, prompts) -> None:
     free = [replace(r, stop=()) for r in prompts]
     long = hf_backend.generate(free)
     short = hf_backend.generate([replace(r, max_new_tokens=5) for r in free])
-    for full, cut in zip(long, short):
+    for full, cut in zip(long, short, strict=True):
         # Greedy: 5 tokens are a prefix of 24 (a split multi-byte character may decode as U+FFFD).
         assert full.startswith(cut.rstrip("\ufffd"))
     assert sum(map(len, short)) < sum(map(len, long))
@@ -110,8 +112,8 @@ def test_generation_stops_at_a_stop_sequence(hf_backend, prompts) -> None:
     free = [replace(r, stop=()) for r in prompts[:4]]
     texts = hf_backend.generate(free)
     stops = [text[len(text) // 2 : len(text) // 2 + 3] for text in texts]
-    stopped = hf_backend.generate([replace(r, stop=(s,)) for r, s in zip(free, stops)])
-    for text, stop, result in zip(texts, stops, stopped):
+    stopped = hf_backend.generate([replace(r, stop=(s,)) for r, s in zip(free, stops, strict=True)])
+    for text, stop, result in zip(texts, stops, stopped, strict=True):
         assert result == text[: text.find(stop)]
 
 

@@ -1,0 +1,35 @@
+from types import ModuleType
+
+import pytest
+
+from harness.errors import ConfigError
+from harness.registry import _tasks_of, all_tasks, build_registry, get_task
+from tasks.mgsm import Mgsm
+from tasks.xnli import Xnli
+
+
+def test_builtin_tasks_are_discovered() -> None:
+    assert {"mgsm", "xnli"} <= set(all_tasks())
+
+
+def test_duplicate_names_are_rejected() -> None:
+    with pytest.raises(RuntimeError, match="registered twice"):
+        build_registry([("tasks.mgsm", Mgsm()), ("entry point other", Mgsm())])
+
+
+def test_plugin_objects_can_be_a_task_a_tuple_or_a_module() -> None:
+    assert [t.name for t in _tasks_of(Xnli(), "x")] == ["xnli"]
+    assert [t.name for t in _tasks_of((Xnli(), Mgsm()), "x")] == ["xnli", "mgsm"]
+    module = ModuleType("third_party_plugin")
+    module.TASKS = (Mgsm(),)  # type: ignore[attr-defined]
+    assert [t.name for t in _tasks_of(module, "x")] == ["mgsm"]
+
+
+def test_plugin_with_a_non_task_is_rejected() -> None:
+    with pytest.raises(TypeError, match="not a harness.task.Task"):
+        _tasks_of(("mgsm",), "entry point bad")
+
+
+def test_unknown_task_lists_valid_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown task 'nope'; valid: .*mgsm.*xnli"):
+        get_task("nope")

@@ -1,0 +1,37 @@
+from pathlib import Path
+
+import pytest
+
+from harness.errors import OutputError
+from harness.results import RunFolder, atomic_write_text, dumps, model_slug
+
+
+def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
+    target = tmp_path / "results.json"
+    atomic_write_text(target, "one")
+    atomic_write_text(target, "two")
+    assert target.read_text() == "two"
+    assert [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_discarded_run_folder_leaves_nothing(tmp_path: Path) -> None:
+    folder = RunFolder(tmp_path, "model", "run-1")
+    (folder.staging / "samples.jsonl").write_text("{}\n")
+    folder.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_output_is_an_output_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OutputError, match="cannot write results under"):
+        RunFolder(blocker, "model", "run-1")
+
+
+def test_model_slug() -> None:
+    assert model_slug("google/gemma-3-270m") == "google__gemma-3-270m"
+    assert model_slug("weird name!") == "weird_name_"
+
+
+def test_nan_becomes_null() -> None:
+    assert dumps({"stderr": float("nan")}) == '{"stderr": null}'
