@@ -33,3 +33,25 @@ def test_plugin_with_a_non_task_is_rejected() -> None:
 def test_unknown_task_lists_valid_ones() -> None:
     with pytest.raises(ConfigError, match=r"unknown task 'nope'; valid: .*mgsm.*xnli"):
         get_task("nope")
+
+
+def test_third_party_plugin_registers_through_an_entry_point(tmp_path, monkeypatch) -> None:
+    """A real installed-distribution layout on sys.path: dist-info with entry_points.txt + a module."""
+    (tmp_path / "xlh_demo_plugin.py").write_text(
+        "from tasks.xnli import Xnli\n\n"
+        "class DemoNli(Xnli):\n"
+        "    name = 'demo_nli'\n\n"
+        "TASKS = (DemoNli(),)\n"
+    )
+    dist_info = tmp_path / "xlh_demo_plugin-0.1.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: xlh-demo-plugin\nVersion: 0.1\n")
+    (dist_info / "entry_points.txt").write_text("[xlh.tasks]\ndemo = xlh_demo_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    all_tasks.cache_clear()
+    try:
+        tasks = all_tasks()
+        assert "demo_nli" in tasks and {"mgsm", "xnli"} <= set(tasks)
+        assert get_task("demo_nli").languages == get_task("xnli").languages
+    finally:
+        all_tasks.cache_clear()
