@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -338,7 +337,8 @@ def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 def _load(model: str, revision: str | None, device: torch.device, dtype: torch.dtype, trust_remote_code: bool):
     path = Path(model).expanduser()
-    looks_local = path.exists() or model.startswith((".", "/", "~")) or os.sep in model and model.count("/") > 1
+    # A Hub id is "name" or "org/name"; anything that exists, starts like a path or has more parts is a folder.
+    looks_local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
     if looks_local and not path.is_dir():
         raise ModelError(f"model folder {model} not found (give an HF model folder or a Hub id like org/name)")
     if looks_local and not (path / "config.json").is_file():
