@@ -43,26 +43,20 @@ def summary_table(result: dict[str, Any]) -> Table:
             entry = _by_flores(task, flores)
             row.append(_cell(entry["metrics"].get(metric) if entry else None))
         table.add_row(*row, end_section=flores == order[-1])
-    mean_row = ["mean (non-English)"]
-    for task, metric in columns:
-        values = [
-            entry["metrics"][metric]["value"]
-            for entry in task["languages"].values()
-            if entry["flores"] != ENGLISH and metric in entry["metrics"]
-        ]
-        mean_row.append(
-            _cell(
-                {
-                    "value": sum(values) / len(values),
-                    "stderr": None,
-                    "signature": task["languages"][next(iter(task["languages"]))]["metrics"][metric]["signature"],
-                }
-            )
-            if values
-            else "-"
-        )
-    table.add_row(*mean_row)
+    table.add_row("mean (non-English)", *(_non_english_mean(task, metric) for task, metric in columns))
     return table
+
+
+def _non_english_mean(task: dict[str, Any], metric: str) -> str:
+    entries = [
+        entry["metrics"][metric]
+        for entry in task["languages"].values()
+        if entry["flores"] != ENGLISH and metric in entry["metrics"]
+    ]
+    if not entries:
+        return "-"
+    mean = sum(entry["value"] for entry in entries) / len(entries)
+    return _cell({"value": mean, "stderr": None, "signature": entries[0]["signature"]})
 
 
 def _by_flores(task: dict[str, Any], flores: str) -> dict[str, Any] | None:

@@ -110,7 +110,8 @@ class TransformersBackend:
                     results[item.index] = scores
                 bar.update(len(batch))
         bar.close()
-        return [r for r in results if r is not None]
+        assert all(r is not None for r in results), "a choice request was left unscored"
+        return results  # type: ignore[return-value]
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
         results: list[str | None] = [None] * len(requests)
@@ -126,7 +127,8 @@ class TransformersBackend:
                     results[i] = text
                 bar.update(len(batch))
         bar.close()
-        return [r if r is not None else "" for r in results]
+        assert all(r is not None for r in results), "a generation request was left unanswered"
+        return results  # type: ignore[return-value]
 
     # -- choice scoring ---------------------------------------------------------------------------
     def _encode(self, request: ChoiceRequest) -> EncodedChoice:
