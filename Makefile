@@ -6,6 +6,9 @@ MODEL    ?=
 TASKS    ?=
 LANGS    ?=
 LIMIT    ?=
+SHOTS    ?=
+SHOTS_FROM ?=
+SHOT_SEED ?=
 BACKEND  ?= hf
 DATA_DIR ?= $(if $(wildcard ../shared/data),../shared/data,)
 OUT      ?= results
@@ -32,6 +35,8 @@ eval: install
 	$(BIN)/xlh eval --model "$(MODEL)" --backend "$(BACKEND)" --out "$(OUT)" \
 		$(if $(TASKS),--tasks "$(TASKS)") $(if $(LANGS),--langs "$(LANGS)") \
 		$(if $(LIMIT),--limit "$(LIMIT)") $(if $(ROLE),--role "$(ROLE)") $(if $(PARENTS),--parents "$(PARENTS)") \
+		$(if $(SHOTS),--shots "$(SHOTS)") $(if $(SHOTS_FROM),--shots-from "$(SHOTS_FROM)") \
+		$(if $(SHOT_SEED),--shot-seed "$(SHOT_SEED)") \
 		$(if $(DATA_DIR),--data-dir "$(DATA_DIR)",--hub)
 
 tasks: install

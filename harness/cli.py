@@ -35,6 +35,13 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--tasks", default=None, help="comma-separated task[:variant][@split] (default: all)")
     ev.add_argument("--langs", default=None, help="comma-separated languages: dataset codes (de) or FLORES (deu_Latn)")
     ev.add_argument("--limit", type=int, default=None, help="examples per language (default: all)")
+    ev.add_argument("--shots", type=int, default=0, help="solved examples shown before each prompt (default 0)")
+    ev.add_argument("--shot-seed", type=int, default=1234, help="seed of the few-shot draw (default 1234)")
+    ev.add_argument(
+        "--shots-from",
+        default=None,
+        help="language of the shots, e.g. en for English exemplars everywhere (default: the item's own language)",
+    )
     ev.add_argument("--backend", default="hf", help="hf (transformers)")
     ev.add_argument(
         "--data-dir",
@@ -96,6 +103,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         parents=_csv(args.parents) or (),
         full_fingerprint=args.full_fingerprint,
         command=tuple(sys.argv),
+        shots=args.shots,
+        shot_seed=args.shot_seed,
+        shots_from=args.shots_from or None,
     )
     folder = run(config)
     print_summary(load_results(folder))

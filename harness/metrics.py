@@ -9,10 +9,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class SampleScore:
+    """One example scored: what was extracted from the response, the gold answer, and per-sample numbers
+    keyed by metric name (plus any extra fields worth keeping in ``samples.jsonl``).
+
+    Mean-style metrics read ``scores``; corpus metrics (BLEU, chrF++, F1 over classes) read ``extracted``
+    and ``gold`` of every sample.
+    """
+
+    extracted: Any
+    gold: Any
+    scores: dict[str, float]
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -28,7 +43,7 @@ class Metric(Protocol):
     @property
     def name(self) -> str: ...
 
-    def aggregate(self, per_sample: Sequence[dict[str, float]]) -> MetricValue: ...
+    def aggregate(self, samples: Sequence[SampleScore]) -> MetricValue: ...
 
 
 def mean(values: Sequence[float]) -> float:
@@ -55,8 +70,8 @@ class MeanMetric:
     name: str
     description: str = ""
 
-    def aggregate(self, per_sample: Sequence[dict[str, float]]) -> MetricValue:
-        values = [sample[self.name] for sample in per_sample]
+    def aggregate(self, samples: Sequence[SampleScore]) -> MetricValue:
+        values = [sample.scores[self.name] for sample in samples]
         return MetricValue(
             value=mean(values),
             stderr=mean_stderr(values),
@@ -81,9 +96,9 @@ class SumMetric:
 
     name: str
 
-    def aggregate(self, per_sample: Sequence[dict[str, float]]) -> MetricValue:
+    def aggregate(self, samples: Sequence[SampleScore]) -> MetricValue:
         return MetricValue(
-            value=math.fsum(sample[self.name] for sample in per_sample),
+            value=math.fsum(sample.scores[self.name] for sample in samples),
             stderr=None,
-            signature=f"{self.name}|agg:sum|n:{len(per_sample)}",
+            signature=f"{self.name}|agg:sum|n:{len(samples)}",
         )

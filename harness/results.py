@@ -23,7 +23,7 @@ from harness.errors import OutputError
 from harness.metrics import MetricValue
 from harness.model_info import ModelInfo
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: few-shot fields (shot_seed, shots_from, data.shot_pool)
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
 
@@ -37,6 +37,8 @@ class DataInfo:
     files: dict[str, str] = field(default_factory=dict)  # path -> sha256
     hub: dict[str, Any] | None = None
     total_examples: int = 0
+    language: str | None = None  # set on a few-shot pool: the language its shots are in
+    shot_pool: DataInfo | None = None  # where this language's few-shot demonstrations came from
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class TaskResult:
     variant: str
     split: str
     shots: int
+    shot_seed: int | None
+    shots_from: str | None  # "same language" or the language the shots are in
     limit: int | None
     metrics: list[str]  # display order; the first is the headline
     languages: dict[str, LanguageResult]

@@ -3,10 +3,12 @@ every task and language together, score, aggregate, and write the run folder ato
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +20,7 @@ from harness.backends.base import Backend
 from harness.data import sha256_file
 from harness.errors import ConfigError, DataError
 from harness.languages import Language
+from harness.metrics import SampleScore
 from harness.model_info import describe_model
 from harness.registry import all_tasks, get_task
 from harness.requests import ChoiceRequest, GenerationRequest, Request, Response
@@ -32,7 +35,7 @@ from harness.results import (
     model_slug,
     to_jsonable,
 )
-from harness.task import Example, Task
+from harness.task import Example, Shot, Task
 
 log = logging.getLogger("xlh")
 
@@ -77,6 +80,9 @@ class RunConfig:
     parents: tuple[str, ...] = ()
     full_fingerprint: bool = False
     command: tuple[str, ...] = ()
+    shots: int = 0
+    shot_seed: int = 1234
+    shots_from: str | None = None  # None: shots in the item's own language; else a language (``en``)
 
 
 @dataclass
@@ -87,6 +93,7 @@ class _Unit:
     language: Language
     example: Example
     requests: list[Request]
+    shot_ids: list[str] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
 
 
@@ -94,6 +101,8 @@ def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
     """Check the configuration before any work: tasks, variants, splits, languages, LIMIT."""
     if config.limit is not None and config.limit < 1:
         raise ConfigError(f"LIMIT must be a positive number of examples per language, got {config.limit}")
+    if config.shots < 0:
+        raise ConfigError(f"SHOTS must be 0 or more, got {config.shots}")
     if not config.tasks:
         raise ConfigError(f"no task selected; valid: {', '.join(sorted(all_tasks()))}")
     if config.data_dir is not None and not config.data_dir.is_dir():
@@ -103,12 +112,7 @@ def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
     if duplicates:
         raise ConfigError(f"task selected twice: {', '.join(duplicates)}")
-    plan = []
-    for selection in selections:
-        languages = list(selection.task.languages)
-        if config.languages:
-            languages = [lang for lang in languages if any(lang.matches(s) for s in config.languages)]
-        plan.append((selection, languages))
+    plan = [(selection, selection.task.select_languages(config.languages)) for selection in selections]
     if config.languages:
         for selector in config.languages:
             if not any(lang.matches(selector) for _, langs in plan for lang in langs):
@@ -116,13 +120,14 @@ def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
                     f"{sel.task.name}: {', '.join(lang.code for lang in sel.task.languages)}" for sel, _ in plan
                 )
                 raise ConfigError(f"no selected task has language {selector!r}; valid: {valid}")
+    if config.shots and config.shots_from is not None:
+        for selection, _ in plan:
+            selection.task.language(config.shots_from)  # fails before any work, naming the task
     return plan
 
 
-def load_examples(
-    selection: TaskSelection, language: Language, data_dir: Path | None, limit: int | None
-) -> tuple[list[Example], DataInfo]:
-    task, split = selection.task, selection.split
+def load_examples(task: Task, language: Language, split: str, data_dir: Path | None) -> tuple[list[Example], DataInfo]:
+    """Every example of one language and split, with where they came from (local files or the Hub)."""
     if data_dir is not None:
         files = task.local_files(data_dir, language, split)
         for path in files:
@@ -135,9 +140,8 @@ def load_examples(
             files={str(path): sha256_file(path) for path in files},
             total_examples=len(examples),
         )
-    else:
-        examples, info = _load_hub(task, language, split)
-    return list(examples[:limit] if limit else examples), info
+        return list(examples), info
+    return _load_hub(task, language, split)
 
 
 def _load_hub(task: Task, language: Language, split: str) -> tuple[list[Example], DataInfo]:
@@ -153,7 +157,7 @@ def _load_hub(task: Task, language: Language, split: str) -> tuple[list[Example]
         "revision": source.revision,
         "fingerprint": getattr(dataset, "_fingerprint", None),
     }
-    return examples, DataInfo(source="hub", split=split, hub=hub, total_examples=len(examples))
+    return list(examples), DataInfo(source="hub", split=split, hub=hub, total_examples=len(examples))
 
 
 def run(config: RunConfig, backend: Backend | None = None) -> Path:
@@ -217,17 +221,41 @@ def _prepare(
         for language in languages:
             key = (selection.key, language.code)
             try:
-                examples, info = load_examples(selection, language, config.data_dir, config.limit)
+                examples, info = load_examples(selection.task, language, selection.split, config.data_dir)
+                shots_for, info = _shot_source(selection, language, examples, info, config)
             except FileNotFoundError as missing:
                 reason = f"data file not found: {missing}"
                 print(f"xlh: skipping {selection.task.name}/{language.code}: {reason}", file=sys.stderr)
                 skipped[key] = reason
                 continue
             infos[key] = info
-            for example in examples:
-                requests = selection.task.requests(example, language, selection.variant)
-                units.append(_Unit(selection, language, example, requests))
+            for example in examples[: config.limit] if config.limit else examples:
+                shots = shots_for(example)
+                requests = selection.task.requests(example, language, selection.variant, shots)
+                units.append(_Unit(selection, language, example, requests, [shot.example.id for shot in shots]))
     return units, infos, skipped
+
+
+def _shot_source(
+    selection: TaskSelection, language: Language, examples: list[Example], info: DataInfo, config: RunConfig
+) -> tuple[Callable[[Example], list[Shot]], DataInfo]:
+    """How to draw the shots of each example of one language, and the data info with the pool recorded."""
+    task = selection.task
+    if not config.shots:
+        return lambda example: [], info
+    shot_language = task.language(config.shots_from) if config.shots_from else language
+    pool_split = task.shot_split(selection.split)
+    if shot_language == language and pool_split == selection.split:
+        pool, pool_info = examples, info
+    else:
+        pool, pool_info = load_examples(task, shot_language, pool_split, config.data_dir)
+    info = dataclasses.replace(info, shot_pool=dataclasses.replace(pool_info, language=shot_language.code))
+
+    def shots_for(example: Example) -> list[Shot]:
+        chosen = task.select_shots(pool, example, config.shots, config.shot_seed)
+        return [Shot(shot, shot_language) for shot in chosen]
+
+    return shots_for, info
 
 
 def _answer(engine: Backend, units: list[_Unit]) -> None:
@@ -259,11 +287,11 @@ def _score(
     config: RunConfig,
 ) -> tuple[list[TaskResult], list[SampleRecord]]:
     samples: list[SampleRecord] = []
-    per_language: dict[tuple[str, str], list[dict[str, float]]] = {}
+    per_language: dict[tuple[str, str], list[SampleScore]] = {}
     for unit in units:
         task, variant = unit.selection.task, unit.selection.variant
         scored = task.score(unit.example, unit.language, variant, unit.responses)
-        per_language.setdefault((unit.selection.key, unit.language.code), []).append(scored.scores)
+        per_language.setdefault((unit.selection.key, unit.language.code), []).append(scored)
         samples.append(
             SampleRecord(
                 task=task.name,
@@ -275,7 +303,7 @@ def _score(
                 extracted=scored.extracted,
                 gold=scored.gold,
                 scores=scored.scores,
-                details=scored.details,
+                details={**scored.details, "shots": unit.shot_ids} if unit.shot_ids else scored.details,
             )
         )
     results = []
@@ -302,7 +330,9 @@ def _score(
                 version=task.version,
                 variant=selection.variant,
                 split=selection.split,
-                shots=0,
+                shots=config.shots,
+                shot_seed=config.shot_seed if config.shots else None,
+                shots_from=(config.shots_from or "same language") if config.shots else None,
                 limit=config.limit,
                 metrics=[metric.name for metric in metrics],
                 languages=language_results,

@@ -4,20 +4,28 @@ A plugin subclasses ``Task`` with a typed example record ``E`` and declares, in 
 version, languages, where data comes from (local files and the Hub), how an example becomes requests,
 how responses become per-sample scores, and which metrics aggregate them. The core never looks inside
 an example beyond its ``id``.
+
+Few-shot: the core draws ``k`` solved examples ("shots") from a pool split of the same or another language
+(``shot_split``, ``select_shots``) and hands them to ``requests``; a task says how one solved example reads
+as a demonstration (``demonstration``) and puts ``fewshot_prefix(shots)`` before its prompt.
 """
 
 from __future__ import annotations
 
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from harness.errors import ConfigError
 from harness.languages import Language
-from harness.metrics import Metric
+from harness.metrics import Metric, SampleScore
 from harness.requests import Request, Response
+
+# Between demonstrations, and between the last demonstration and the prompt (lm-eval's fewshot_delimiter).
+FEWSHOT_DELIMITER = "\n\n"
 
 
 class Example(Protocol):
@@ -41,14 +49,11 @@ class HubSource:
 
 
 @dataclass(frozen=True)
-class SampleScore:
-    """One example scored: what was extracted from the response, the gold answer, and per-sample numbers
-    keyed by metric name (plus any extra fields worth keeping in ``samples.jsonl``)."""
+class Shot(Generic[E]):
+    """A solved example shown before the prompt, in its own language (which may differ from the item's)."""
 
-    extracted: Any
-    gold: Any
-    scores: dict[str, float]
-    details: dict[str, Any] = field(default_factory=dict)
+    example: E
+    language: Language
 
 
 class Task(ABC, Generic[E]):
@@ -84,8 +89,8 @@ class Task(ABC, Generic[E]):
 
     # -- prompts and scoring -------------------------------------------------------------------------
     @abstractmethod
-    def requests(self, example: E, language: Language, variant: str) -> list[Request]:
-        """Render one example into the request(s) a backend answers."""
+    def requests(self, example: E, language: Language, variant: str, shots: Sequence[Shot[E]] = ()) -> list[Request]:
+        """Render one example (after its demonstrations, if any) into the request(s) a backend answers."""
 
     @abstractmethod
     def score(self, example: E, language: Language, variant: str, responses: Sequence[Response]) -> SampleScore:
@@ -95,7 +100,43 @@ class Task(ABC, Generic[E]):
     def metrics(self, variant: str) -> tuple[Metric, ...]:
         """The metrics reported for a variant, in display order (the first is the headline)."""
 
+    # -- few-shot -----------------------------------------------------------------------------------
+    def demonstration(self, shot: Shot[E], variant: str) -> str:
+        """One solved example as the model sees it before the prompt: the prompt followed by its answer."""
+        raise ConfigError(f"task {self.name!r} does not support few-shot prompts")
+
+    def shot_split(self, split: str) -> str:
+        """The split shots are drawn from when evaluating ``split`` (by default the split itself; the item
+        being scored is never its own shot)."""
+        return split
+
+    def select_shots(self, pool: Sequence[E], example: E, k: int, seed: int) -> list[E]:
+        """``k`` shots for ``example``: a random sample of the pool without the item itself (nor its
+        translations: ids are parallel across languages), seeded by the seed, the task and the item id,
+        so every language of an item sees the same demonstrations and runs are reproducible."""
+        candidates = [shot for shot in pool if not self.leaks(shot, example)]
+        if k > len(candidates):
+            raise ConfigError(
+                f"task {self.name!r}: SHOTS={k} but the few-shot pool has only {len(candidates)} usable examples"
+            )
+        rng = random.Random(f"{seed}|{self.name}|{example.id}")
+        return rng.sample(candidates, k)
+
+    def leaks(self, shot: E, example: E) -> bool:
+        """True when ``shot`` would give away the answer of ``example`` (by default: the same item)."""
+        return shot.id == example.id
+
+    def fewshot_prefix(self, shots: Sequence[Shot[E]], variant: str) -> str:
+        """The demonstrations, each followed by the few-shot delimiter ("" without shots)."""
+        return "".join(self.demonstration(shot, variant) + FEWSHOT_DELIMITER for shot in shots)
+
     # -- selection helpers (shared by every task) ----------------------------------------------------
+    def select_languages(self, selectors: Sequence[str] | None) -> list[Language]:
+        """The task's languages that any selector names (all of them without selectors)."""
+        if not selectors:
+            return list(self.languages)
+        return [lang for lang in self.languages if any(lang.matches(s) for s in selectors)]
+
     def language(self, selector: str) -> Language:
         for language in self.languages:
             if language.matches(selector):

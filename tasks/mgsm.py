@@ -28,9 +28,9 @@ from harness.answers import last_number, numbers_equal, parse_number, whole_numb
 from harness.data import read_tsv
 from harness.errors import DataError
 from harness.languages import Language, from_code
-from harness.metrics import MeanMetric, Metric, SumMetric
+from harness.metrics import MeanMetric, Metric, SampleScore, SumMetric
 from harness.requests import GenerationRequest, Request, Response
-from harness.task import HubSource, SampleScore, Task, check_language_table
+from harness.task import HubSource, Shot, Task, check_language_table
 
 VERSION = 1
 SPLIT = "test"
@@ -153,7 +153,9 @@ class Mgsm(Task[MgsmExample]):
     def from_hub_record(self, record: dict[str, Any], index: int, language: Language) -> MgsmExample:
         return MgsmExample(id=str(index), question=record["question"], answer=Decimal(record["answer_number"]))
 
-    def requests(self, example: MgsmExample, language: Language, variant: str) -> list[Request]:
+    def requests(
+        self, example: MgsmExample, language: Language, variant: str, shots: Sequence[Shot[MgsmExample]] = ()
+    ) -> list[Request]:
         return [render_direct(example, language)]
 
     def score(

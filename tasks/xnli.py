@@ -26,9 +26,9 @@ from typing import Any
 from harness.data import read_jsonl, read_tsv
 from harness.errors import DataError
 from harness.languages import Language, from_code
-from harness.metrics import MeanMetric, Metric, choice_predictions
+from harness.metrics import MeanMetric, Metric, SampleScore, choice_predictions
 from harness.requests import ChoiceRequest, ChoiceScores, Request, Response
-from harness.task import HubSource, SampleScore, Task, check_language_table
+from harness.task import HubSource, Shot, Task, check_language_table
 
 VERSION = 1
 SPLITS = ("test", "validation")
@@ -110,13 +110,22 @@ def choice_texts(example: XnliExample, language: Language, variant: str) -> tupl
     return tuple(words.label_word(label) for label in range(3))
 
 
-def render(example: XnliExample, language: Language, variant: str) -> ChoiceRequest:
-    choices = choice_texts(example, language, variant)
+def prompt(example: XnliExample, language: Language, variant: str) -> str:
     if variant == "sentence":
-        context = ""
-    else:
-        context = f"{example.premise}\n{example.hypothesis}\n{WORDS[language.code].question}?"
+        return ""
+    return f"{example.premise}\n{example.hypothesis}\n{WORDS[language.code].question}?"
+
+
+def render(example: XnliExample, language: Language, variant: str, prefix: str = "") -> ChoiceRequest:
+    choices = choice_texts(example, language, variant)
+    context = prefix + prompt(example, language, variant)
     return ChoiceRequest(context=context, continuations=tuple(TARGET_DELIMITER + c for c in choices))
+
+
+def demonstration(example: XnliExample, language: Language, variant: str) -> str:
+    """A solved pair: the prompt, then its gold choice (lm-eval: text + target delimiter + target)."""
+    gold = choice_texts(example, language, variant)[example.label]
+    return prompt(example, language, variant) + TARGET_DELIMITER + gold
 
 
 class Xnli(Task[XnliExample]):
@@ -168,8 +177,16 @@ class Xnli(Task[XnliExample]):
             label=int(record["label"]),
         )
 
-    def requests(self, example: XnliExample, language: Language, variant: str) -> list[Request]:
-        return [render(example, language, variant)]
+    def requests(
+        self, example: XnliExample, language: Language, variant: str, shots: Sequence[Shot[XnliExample]] = ()
+    ) -> list[Request]:
+        return [render(example, language, variant, self.fewshot_prefix(shots, variant))]
+
+    def demonstration(self, shot: Shot[XnliExample], variant: str) -> str:
+        return demonstration(shot.example, shot.language, variant)
+
+    def shot_split(self, split: str) -> str:
+        return "validation"  # the labelled split with no overlap with test
 
     def score(
         self, example: XnliExample, language: Language, variant: str, responses: Sequence[Response]

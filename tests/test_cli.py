@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.results import SCHEMA_VERSION
 from tests.conftest import REPO_ROOT
 
 SLICE = ["TASKS=mgsm,xnli", "LANGS=en,de,sw", "LIMIT=4"]
@@ -44,7 +45,7 @@ def run_folder(tiny_model: Path, data_dir: Path, tmp_path_factory: pytest.TempPa
 def test_make_eval_writes_a_complete_results_file(run_folder: Path, tiny_model: Path) -> None:
     result = json.loads((run_folder / "results.json").read_text())
     assert run_folder.parent.name == tiny_model.name
-    assert result["schema_version"] == 1
+    assert result["schema_version"] == SCHEMA_VERSION
     assert len(result["model"]["fingerprint"]) == 64 and "model.safetensors" in result["model"]["files"]
     assert set(result["backend"]["versions"]) == {"torch", "transformers", "xlh"}
     assert result["generation"] == {"temperature": 0.0, "top_p": 1.0, "seed": 1234}

@@ -3,7 +3,11 @@ import statistics
 
 import pytest
 
-from harness.metrics import MeanMetric, SumMetric, choice_predictions, mean_stderr
+from harness.metrics import MeanMetric, SampleScore, SumMetric, choice_predictions, mean_stderr
+
+
+def _samples(name: str, values: list[float]) -> list[SampleScore]:
+    return [SampleScore(extracted=None, gold=None, scores={name: v}) for v in values]
 
 
 def test_mean_stderr_matches_the_textbook_formula() -> None:
@@ -16,14 +20,14 @@ def test_mean_stderr_of_one_sample_is_nan() -> None:
 
 
 def test_mean_metric_aggregates_and_signs() -> None:
-    value = MeanMetric("acc").aggregate([{"acc": 1.0}, {"acc": 0.0}, {"acc": 1.0}, {"acc": 1.0}])
+    value = MeanMetric("acc").aggregate(_samples("acc", [1.0, 0.0, 1.0, 1.0]))
     assert value.value == 0.75
     assert value.stderr == pytest.approx(statistics.stdev([1, 0, 1, 1]) / 2)
     assert value.signature.startswith("acc|agg:mean")
 
 
 def test_sum_metric_counts() -> None:
-    value = SumMetric("unparsable").aggregate([{"unparsable": 1.0}, {"unparsable": 0.0}, {"unparsable": 1.0}])
+    value = SumMetric("unparsable").aggregate(_samples("unparsable", [1.0, 0.0, 1.0]))
     assert (value.value, value.stderr) == (2.0, None)
 
 
