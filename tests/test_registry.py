@@ -38,10 +38,7 @@ def test_unknown_task_lists_valid_ones() -> None:
 def test_third_party_plugin_registers_through_an_entry_point(tmp_path, monkeypatch) -> None:
     """A real installed-distribution layout on sys.path: dist-info with entry_points.txt + a module."""
     (tmp_path / "xlh_demo_plugin.py").write_text(
-        "from tasks.xnli import Xnli\n\n"
-        "class DemoNli(Xnli):\n"
-        "    name = 'demo_nli'\n\n"
-        "TASKS = (DemoNli(),)\n"
+        "from tasks.xnli import Xnli\n\nclass DemoNli(Xnli):\n    name = 'demo_nli'\n\nTASKS = (DemoNli(),)\n"
     )
     dist_info = tmp_path / "xlh_demo_plugin-0.1.dist-info"
     dist_info.mkdir()

@@ -5,15 +5,11 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
-from typing import Any
 
-import lm_eval
 import pytest
 
-from harness.backends import GenerationParams
 from harness.registry import get_task
-from harness.runner import RunConfig, run
+from tests.parity.lmeval_helpers import lmeval_yaml, run_lmeval, xlh_samples
 
 pytestmark = pytest.mark.slow
 
@@ -22,65 +18,6 @@ MGSM_LANGS = ("en", "de", "fr", "ja")
 LIMIT = 12
 MGSM_LIMIT = 6
 MAX_NEW_TOKENS = 256
-
-
-def _lmeval_yaml(folder: Path, task: str, include: Path, split: str, data: Path, extra: tuple[str, ...] = ()) -> None:
-    lines = [
-        f"include: {include}",
-        f"task: {task}",
-        "dataset_path: json",
-        "dataset_name: null",
-        "dataset_kwargs:",
-        "  data_files:",
-        f"    {split}: {data}",
-        "training_split: null",
-        "validation_split: null",
-        "test_split: null",
-        f"{split}_split: {split}",
-        *extra,
-    ]
-    (folder / f"{task}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-def _run_lmeval(model: Path, folder: Path, tasks: list[str]) -> dict[str, list[dict[str, Any]]]:
-    from lm_eval import simple_evaluate
-    from lm_eval.tasks import TaskManager
-
-    output = simple_evaluate(
-        model="hf",
-        model_args={"pretrained": str(model), "dtype": "float32"},
-        tasks=tasks,
-        task_manager=TaskManager(include_path=str(folder)),
-        batch_size=8,
-        device="cpu",
-        log_samples=True,
-        random_seed=1234,
-        numpy_random_seed=1234,
-        torch_random_seed=1234,
-        fewshot_random_seed=1234,
-    )
-    return {task: sorted(samples, key=lambda s: s["doc_id"]) for task, samples in output["samples"].items()}
-
-
-def _xlh_samples(model: Path, data_dir: Path, out: Path, tasks: tuple[str, ...], langs, limit) -> list[dict]:
-    folder = run(
-        RunConfig(
-            model=str(model),
-            tasks=tasks,
-            languages=langs,
-            limit=limit,
-            data_dir=data_dir,
-            out_dir=out,
-            generation=GenerationParams(),
-            backend_options={"batch_size": 8, "progress": False},
-        )
-    )
-    return [json.loads(line) for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
-
-
-@pytest.fixture(scope="module")
-def lmeval_root() -> Path:
-    return Path(lm_eval.__file__).parent / "tasks"
 
 
 def test_xnli_matches_lm_eval_per_sample(tiny_model, data_dir, tmp_path, lmeval_root) -> None:
@@ -93,10 +30,10 @@ def test_xnli_matches_lm_eval_per_sample(tiny_model, data_dir, tmp_path, lmeval_
         name = f"parity_xnli_{code}"
         # lm-eval's xnli reports acc only; acc_norm is its standard multiple-choice metric, added here.
         metrics = ("metric_list:", "  - metric: acc", "  - metric: acc_norm")
-        _lmeval_yaml(tmp_path, name, lmeval_root / "xnli" / f"xnli_{code}.yaml", "validation", data, metrics)
+        lmeval_yaml(tmp_path, name, lmeval_root / "xnli" / f"xnli_{code}.yaml", "validation", data, metrics)
         names.append(name)
-    theirs = _run_lmeval(tiny_model, tmp_path, names)
-    ours = _xlh_samples(tiny_model, data_dir, tmp_path / "out", ("xnli@validation",), XNLI_LANGS, LIMIT)
+    theirs = run_lmeval(tiny_model, tmp_path, names)
+    ours = xlh_samples(tiny_model, data_dir, tmp_path / "out", ("xnli@validation",), XNLI_LANGS, LIMIT)
 
     for code in XNLI_LANGS:
         mine = [s for s in ours if s["language"] == code]
@@ -128,10 +65,10 @@ def test_mgsm_direct_matches_lm_eval_per_sample(tiny_model, data_dir, tmp_path, 
         data = tmp_path / f"mgsm_{code}.jsonl"
         data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
         name = f"parity_mgsm_direct_{code}"
-        _lmeval_yaml(tmp_path, name, lmeval_root / "mgsm" / "direct" / f"mgsm_direct_{code}.yaml", "test", data)
+        lmeval_yaml(tmp_path, name, lmeval_root / "mgsm" / "direct" / f"mgsm_direct_{code}.yaml", "test", data)
         names.append(name)
-    theirs = _run_lmeval(tiny_model, tmp_path, names)
-    ours = _xlh_samples(tiny_model, data_dir, tmp_path / "out", ("mgsm",), MGSM_LANGS, MGSM_LIMIT)
+    theirs = run_lmeval(tiny_model, tmp_path, names)
+    ours = xlh_samples(tiny_model, data_dir, tmp_path / "out", ("mgsm",), MGSM_LANGS, MGSM_LIMIT)
 
     score_of_filter = {"remove_whitespace": "exact_match_lmeval", "flexible-extract": "flexible_match_lmeval"}
     for code in MGSM_LANGS:

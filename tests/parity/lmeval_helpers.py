@@ -1,0 +1,74 @@
+"""Running lm-eval 0.4.13 and xlh side by side on the same documents (shared by the parity tests).
+
+lm-eval's built-in tasks load from the Hub; here each parity task is a local YAML that ``include``s
+lm-eval's own installed task YAML by absolute path (its prompt template, filters and metrics) and only
+redirects the dataset to a local JSON file of the same documents.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from harness.backends import GenerationParams
+from harness.runner import RunConfig, run
+
+
+def lmeval_yaml(folder: Path, task: str, include: Path, split: str, data: Path, extra: tuple[str, ...] = ()) -> None:
+    lines = [
+        f"include: {include}",
+        f"task: {task}",
+        "dataset_path: json",
+        "dataset_name: null",
+        "dataset_kwargs:",
+        "  data_files:",
+        f"    {split}: {data}",
+        "training_split: null",
+        "validation_split: null",
+        "test_split: null",
+        f"{split}_split: {split}",
+        *extra,
+    ]
+    (folder / f"{task}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def run_lmeval(model: Path, folder: Path, tasks: list[str]) -> dict[str, list[dict[str, Any]]]:
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    output = simple_evaluate(
+        model="hf",
+        model_args={"pretrained": str(model), "dtype": "float32"},
+        tasks=tasks,
+        task_manager=TaskManager(include_path=str(folder)),
+        batch_size=8,
+        device="cpu",
+        log_samples=True,
+        random_seed=1234,
+        numpy_random_seed=1234,
+        torch_random_seed=1234,
+        fewshot_random_seed=1234,
+    )
+    return {task: sorted(samples, key=lambda s: s["doc_id"]) for task, samples in output["samples"].items()}
+
+
+def xlh_samples(model: Path, data_dir: Path, out: Path, tasks: tuple[str, ...], langs, limit) -> list[dict]:
+    folder = run(
+        RunConfig(
+            model=str(model),
+            tasks=tasks,
+            languages=langs,
+            limit=limit,
+            data_dir=data_dir,
+            out_dir=out,
+            generation=GenerationParams(),
+            backend_options={"batch_size": 8, "progress": False},
+        )
+    )
+    return [json.loads(line) for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    return path
