@@ -64,6 +64,7 @@ class TaskResult:
     metrics: list[str]  # display order; the first is the headline
     languages: dict[str, LanguageResult]
     skipped: dict[str, str] = field(default_factory=dict)  # language code -> reason
+    notes: list[str] = field(default_factory=list)  # e.g. a metric left out and why
 
 
 @dataclass(frozen=True)

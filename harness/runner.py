@@ -337,6 +337,7 @@ def _score(
                 metrics=[metric.name for metric in metrics],
                 languages=language_results,
                 skipped={lang: why for (key, lang), why in skipped.items() if key == selection.key},
+                notes=list(task.notes(selection.variant)),
             )
         )
     return results, samples

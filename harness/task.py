@@ -100,6 +100,10 @@ class Task(ABC, Generic[E]):
     def metrics(self, variant: str) -> tuple[Metric, ...]:
         """The metrics reported for a variant, in display order (the first is the headline)."""
 
+    def notes(self, variant: str) -> tuple[str, ...]:
+        """Facts about this run of the task worth keeping in results (e.g. why a metric was left out)."""
+        return ()
+
     # -- few-shot -----------------------------------------------------------------------------------
     def demonstration(self, shot: Shot[E], variant: str) -> str:
         """One solved example as the model sees it before the prompt: the prompt followed by its answer."""
