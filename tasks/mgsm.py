@@ -2,16 +2,31 @@
 chain-of-thought reasoners", arXiv:2210.03057).
 
 - Data: 250 GSM8K test problems translated into 10 languages + English (parallel: row i is the same
-  problem everywhere). Local: ``DATA_DIR/mgsm/mgsm_<lang>.tsv`` from google-research/url-nlp (see its
-  SOURCE.md). Hub: ``juletxara/mgsm`` (config = language, split ``test``). Licence CC BY 4.0.
+  problem everywhere), and 8 solved exemplars per language for few-shot. Local: ``DATA_DIR/mgsm/``
+  (``mgsm_<lang>.tsv`` and ``mgsm_exemplars.json`` from google-research/url-nlp, see its SOURCE.md). Hub:
+  ``juletxara/mgsm`` (config = language; ``test``, and ``train`` = the exemplars). Licence CC BY 4.0.
 - Languages: bn de en es fr ja ru sw te th zh.
-- Variants: ``direct`` (lm-eval 0.4.13 ``mgsm_direct_<lang>``: ``"{Q} {question}\\n{A}"`` with the
-  localised question/answer words, greedy until the localised question word).
-- Metrics: ``exact_match`` (the whole answer is the gold number: lm-eval's ``remove_whitespace``
-  filter), ``flexible_match`` (the last number in the answer), both comparing *numbers*; ``unparsable``
-  (count of answers with no number). ``exact_match_lmeval`` / ``flexible_match_lmeval`` reproduce
-  lm-eval's string comparison (lower-case, punctuation deleted), which scores ``18.00`` as wrong for
-  gold 18: xlh's headline metrics do better and the lm-eval ones are kept for comparison.
+- Variants (lm-eval 0.4.13 ``mgsm_direct_*``, ``mgsm_native_cot_*``, ``mgsm_en_cot_*``):
+  ``direct``: ``"{Q} {question}\n{A}"`` with lm-eval's localised question/answer words, greedy until the
+  question word; ``native_cot``: ``"{Q} {question}\n{step-by-step cue}"`` in the language, the model
+  reasons in the language and ends with the localised "The answer is N"; ``en_cot``: the same with the
+  English cue "Step-by-Step Answer:", reasoning in English.
+- Few-shot (``SHOTS=k``, k <= 8): the first k MGSM exemplars in their published order (the paper's
+  setting; the seed is not used). ``SHOTS_FROM=en`` shows the English exemplars to every language
+  (cross-lingual few-shot). In ``en_cot`` a demonstration is the question in the shot language with the
+  English chain of thought, as in the paper's EN-CoT setting.
+- Metrics: ``direct``: ``exact_match`` (the whole answer is the gold number: lm-eval's
+  ``remove_whitespace`` filter) and ``flexible_match`` (the last number); CoT variants: ``strict_match``
+  (the number after the "The answer is" phrase of the language) and ``flexible_match``. All compare
+  *numbers* (``2,125`` = 2125, ``18.00`` = 18, native digits). ``unparsable`` counts answers without any
+  number. The ``*_lmeval`` metrics reproduce lm-eval's string comparison (lower-case, punctuation deleted),
+  which scores ``18.00`` as wrong for gold 18.
+- Where xlh differs from lm-eval in the CoT variants (deliberately; zero-shot prompts otherwise equal):
+  the cues and "answer is" phrases are the MGSM exemplars' own strings. lm-eval's Russian cue has a typo
+  ("Пошаговоерешение:"), its Japanese and Chinese cues use an ASCII colon where the exemplars use "：", and
+  its strict patterns for bn ("The answer is", English), de ("Die Antwort lautet") and ja ("答えはNです。")
+  miss the exemplars' own wording ("উত্তর হল N", "Die Antwort ist N", "答えはN個です"), so a model that
+  imitates the exemplars loses strict credit there. lm-eval's own patterns are kept in ``strict_match_lmeval``.
 """
 
 from __future__ import annotations
@@ -25,16 +40,20 @@ from pathlib import Path
 from typing import Any
 
 from harness.answers import last_number, numbers_equal, parse_number, whole_number
-from harness.data import read_tsv
-from harness.errors import DataError
+from harness.data import read_json, read_tsv
+from harness.errors import ConfigError, DataError
 from harness.languages import Language, from_code
 from harness.metrics import MeanMetric, Metric, SampleScore, SumMetric
 from harness.requests import GenerationRequest, Request, Response
-from harness.task import HubSource, Shot, Task, check_language_table
+from harness.task import FEWSHOT_DELIMITER, HubSource, Shot, Task, check_language_table
 
-VERSION = 1
+VERSION = 2  # 2: native_cot / en_cot variants, few-shot exemplars
 SPLIT = "test"
+EXEMPLARS = "exemplars"  # the few-shot pool (the Hub's "train" split), not an evaluation split
 EXPECTED_ROWS = 250
+EXPECTED_EXEMPLARS = 8
+EXEMPLARS_FILE = "mgsm_exemplars.json"
+VARIANTS = ("direct", "native_cot", "en_cot")
 LANGUAGES: tuple[Language, ...] = tuple(
     from_code(code, flores)
     for code, flores in (
@@ -76,6 +95,51 @@ DIRECT_WORDS: dict[str, PromptWords] = {
 }
 check_language_table("mgsm", "DIRECT_WORDS", DIRECT_WORDS, [lang.code for lang in LANGUAGES])
 
+
+@dataclass(frozen=True)
+class CotWords:
+    cue: str  # the step-by-step answer cue, colon included
+    answer_is: str  # regex of the closing "The answer is N" sentence, N captured
+
+
+# A number after the closing phrase; trailing sentence punctuation is not part of it.
+_N = r"(-?[$]?\d[\d.,]*\d|-?\d)"
+
+# Source: mgsm_exemplars.json (google-research/url-nlp mgsm/exemplars.py): the "a" prefix of every
+# exemplar and the final sentence of its chain of thought (tests check all 88 exemplars match).
+NATIVE_COT: dict[str, CotWords] = {
+    "bn": CotWords("ধাপে ধাপে উত্তর:", rf"উত্তর হল {_N}"),
+    "de": CotWords("Schritt-für-Schritt-Antwort:", rf"Die Antwort (?:ist|lautet) {_N}"),  # both occur
+    "en": CotWords("Step-by-Step Answer:", rf"The answer is {_N}"),
+    "es": CotWords("Respuesta paso a paso:", rf"La respuesta es {_N}"),
+    "fr": CotWords("Réponse étape par étape :", rf"La réponse est {_N}"),
+    "ja": CotWords("ステップごとの答え：", rf"答えは{_N}"),  # then です or 個です
+    "ru": CotWords("Пошаговое решение:", rf"Ответ — {_N}"),
+    "sw": CotWords("Jibu la Hatua kwa Hatua:", rf"Jibu ni {_N}"),
+    "te": CotWords("దశలవారీగా సమాధానం:", rf"సమాధానం {_N}"),
+    "th": CotWords("คำตอบทีละขั้นตอน:", rf"คำตอบคือ {_N}"),
+    "zh": CotWords("逐步解答：", rf"答案是 ?{_N}"),
+}
+check_language_table("mgsm", "NATIVE_COT", NATIVE_COT, [lang.code for lang in LANGUAGES])
+ENGLISH_COT = NATIVE_COT["en"]
+
+# Source: lm-eval 0.4.13 mgsm/native_cot/mgsm_native_cot_<lang>.yaml, filter "strict-match" (en_cot uses the
+# English one everywhere). Kept verbatim, bugs included, for the *_lmeval metrics.
+LMEVAL_STRICT: dict[str, str] = {
+    "bn": r"The answer is (\-?[0-9\.\,]+)",
+    "de": r"Die Antwort lautet (\-?[0-9\.\,]+)",
+    "en": r"The answer is (\-?[0-9\.\,]+)",
+    "es": r"La respuesta es (\-?[0-9\.\,]+)",
+    "fr": r"La réponse est (\-?[0-9\.\,]+)",
+    "ja": r"答えは(\-?[0-9\.\,]+)です。",
+    "ru": r"Ответ — (\-?[0-9\.\,]+)",
+    "sw": r"Jibu ni (\-?[0-9\.\,]+)",
+    "te": r"సమాధానం (\-?[0-9\.\,]+)",
+    "th": r"คำตอบคือ (\-?[0-9\.\,]+)",
+    "zh": r"答案是 (\-?[0-9\.\,]+)。",
+}
+check_language_table("mgsm", "LMEVAL_STRICT", LMEVAL_STRICT, [lang.code for lang in LANGUAGES])
+
 # lm-eval's flexible-extract filter for MGSM direct (last match, first non-empty group).
 _LMEVAL_FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
@@ -84,20 +148,59 @@ _PUNCTUATION = str.maketrans("", "", string.punctuation)
 @dataclass(frozen=True)
 class MgsmExample:
     id: str
-    question: str
+    question: str  # without the "Question:" prefix
     answer: Decimal
+    # Exemplars only: the chain of thought after the cue, in the language and in English (same problem).
+    reasoning: str | None = None
+    reasoning_en: str | None = None
 
 
 def parse_gold(text: str) -> Decimal | None:
     return parse_number(text.strip())
 
 
-def render_direct(example: MgsmExample, language: Language) -> GenerationRequest:
-    words = DIRECT_WORDS[language.code]
-    return GenerationRequest(
-        prompt=f"{words.question} {example.question}\n{words.answer}",
-        stop=(words.question,),
-    )
+def answer_cue(language: Language, variant: str) -> str:
+    if variant == "direct":
+        return DIRECT_WORDS[language.code].answer
+    return (NATIVE_COT[language.code] if variant == "native_cot" else ENGLISH_COT).cue
+
+
+def prompt(example: MgsmExample, language: Language, variant: str) -> str:
+    return f"{DIRECT_WORDS[language.code].question} {example.question}\n{answer_cue(language, variant)}"
+
+
+def demonstration(example: MgsmExample, language: Language, variant: str) -> str:
+    """A solved exemplar: its prompt, then the number (direct) or the chain of thought (CoT variants)."""
+    solution: str | None = _format_gold(example.answer)
+    if variant != "direct":
+        solution = example.reasoning if variant == "native_cot" else example.reasoning_en
+    if solution is None:
+        raise ConfigError(f"mgsm: exemplar {example.id} ({language.code}) has no {variant} chain of thought")
+    return f"{prompt(example, language, variant)} {solution}"
+
+
+def render(
+    example: MgsmExample, language: Language, variant: str, shots: Sequence[Shot[MgsmExample]] = ()
+) -> GenerationRequest:
+    """The prompt after its demonstrations; generation stops where the model starts a new question, in the
+    item's language or in the language of the shots (English exemplars teach "Question:")."""
+    prefix = "".join(demonstration(s.example, s.language, variant) + FEWSHOT_DELIMITER for s in shots)
+    stops = dict.fromkeys(DIRECT_WORDS[lang.code].question for lang in (language, *(s.language for s in shots)))
+    return GenerationRequest(prompt=prefix + prompt(example, language, variant), stop=tuple(stops))
+
+
+def strict_extract(response: str, language: Language, variant: str) -> Decimal | None:
+    """The number after the first "The answer is" phrase (of the language, or English in ``en_cot``)."""
+    words = NATIVE_COT[language.code] if variant == "native_cot" else ENGLISH_COT
+    match = re.search(words.answer_is, response)
+    return parse_number(match.group(1)) if match else None
+
+
+def lmeval_strict_extract(response: str, language: Language, variant: str) -> str:
+    """lm-eval's "strict-match" filter of the CoT variants: first regex match, else "[invalid]"."""
+    pattern = LMEVAL_STRICT[language.code] if variant == "native_cot" else LMEVAL_STRICT["en"]
+    matches = re.findall(pattern, response)
+    return matches[0].strip() if matches else "[invalid]"
 
 
 def lmeval_flexible_extract(response: str) -> str:
@@ -121,6 +224,40 @@ def _format_gold(gold: Decimal) -> str:
     return str(int(gold)) if gold == gold.to_integral_value() else str(gold)
 
 
+def _after_prefix(text: str) -> str:
+    """The text after its leading "Question:" / "Step-by-Step Answer:" prefix (ASCII or full-width colon)."""
+    match = re.match(r"[^:：]*[:：] ?", text)
+    return text[match.end() :] if match else text
+
+
+def load_exemplars(path: Path, language: Language) -> list[MgsmExample]:
+    """The 8 exemplars of one language, with the English chain of thought of the same problems."""
+    data = read_json(path)
+    try:
+        numbers = data["EXEMPLAR_NUMBER_ANSWERS"]
+        native, english = data["MGSM_EXEMPLARS"][language.code], data["MGSM_EXEMPLARS"]["en"]
+    except (KeyError, TypeError) as missing:
+        raise DataError(f"no exemplars for {language.code!r} ({missing!r} missing)", path) from None
+    if not (len(numbers) == len(native) == len(english) == EXPECTED_EXEMPLARS):
+        raise DataError(f"expected {EXPECTED_EXEMPLARS} exemplars for {language.code}, found {len(native)}", path)
+    cue = NATIVE_COT[language.code].cue
+    examples = []
+    for number, answer in enumerate(numbers, start=1):
+        item = native[str(number)]
+        if not item["a"].startswith(cue):
+            raise DataError(f"exemplar {number} ({language.code}) does not start with {cue!r}", path)
+        examples.append(
+            MgsmExample(
+                id=f"exemplar-{number}",
+                question=_after_prefix(item["q"]),
+                answer=Decimal(answer),
+                reasoning=_after_prefix(item["a"]),
+                reasoning_en=_after_prefix(english[str(number)]["a"]),
+            )
+        )
+    return examples
+
+
 class Mgsm(Task[MgsmExample]):
     name = "mgsm"
     version = VERSION
@@ -128,15 +265,19 @@ class Mgsm(Task[MgsmExample]):
     languages = LANGUAGES
     splits = (SPLIT,)
     default_split = SPLIT
-    variants = ("direct",)
+    variants = VARIANTS
     default_variant = "direct"
     data_folder = "mgsm"
 
     def local_files(self, data_dir: Path, language: Language, split: str) -> tuple[Path, ...]:
+        if split == EXEMPLARS:
+            return (data_dir / self.data_folder / EXEMPLARS_FILE,)
         return (data_dir / self.data_folder / f"mgsm_{language.code}.tsv",)
 
     def load_local(self, data_dir: Path, language: Language, split: str) -> list[MgsmExample]:
         (path,) = self.local_files(data_dir, language, split)
+        if split == EXEMPLARS:
+            return load_exemplars(path, language)
         examples = []
         for index, (line, (question, answer)) in enumerate(read_tsv(path, columns=2)):
             gold = parse_gold(answer)
@@ -148,45 +289,75 @@ class Mgsm(Task[MgsmExample]):
         return examples
 
     def hub_source(self, language: Language, split: str) -> HubSource:
-        return HubSource(path="juletxara/mgsm", name=language.code, split=split)
+        return HubSource(path="juletxara/mgsm", name=language.code, split="train" if split == EXEMPLARS else split)
 
     def from_hub_record(self, record: dict[str, Any], index: int, language: Language) -> MgsmExample:
+        if record.get("answer"):  # a "train" row: an exemplar with its prefixes and chain of thought
+            return MgsmExample(
+                id=f"exemplar-{index + 1}",
+                question=_after_prefix(record["question"]),
+                answer=Decimal(record["answer_number"]),
+                reasoning=_after_prefix(record["answer"]),
+                reasoning_en=None,  # the Hub row has no English chain of thought: en_cot needs local data
+            )
         return MgsmExample(id=str(index), question=record["question"], answer=Decimal(record["answer_number"]))
 
+    # -- prompts ------------------------------------------------------------------------------------
     def requests(
         self, example: MgsmExample, language: Language, variant: str, shots: Sequence[Shot[MgsmExample]] = ()
     ) -> list[Request]:
-        return [render_direct(example, language)]
+        return [render(example, language, variant, shots)]
+
+    def demonstration(self, shot: Shot[MgsmExample], variant: str) -> str:
+        return demonstration(shot.example, shot.language, variant)
+
+    def shot_split(self, split: str) -> str:
+        return EXEMPLARS
+
+    def select_shots(self, pool: Sequence[MgsmExample], example: MgsmExample, k: int, seed: int) -> list[MgsmExample]:
+        """The first ``k`` exemplars in their published order (MGSM's few-shot setting)."""
+        if k > len(pool):
+            raise ConfigError(f"mgsm: SHOTS={k} but MGSM has {len(pool)} exemplars per language")
+        return list(pool[:k])
 
     def score(
         self, example: MgsmExample, language: Language, variant: str, responses: Sequence[Response]
     ) -> SampleScore:
         (response,) = responses
         assert isinstance(response, str)
-        strict, flexible = whole_number(response.strip()), last_number(response)
-        lmeval_strict, lmeval_flexible = response.strip(), lmeval_flexible_extract(response)
+        flexible, lmeval_flexible = last_number(response), lmeval_flexible_extract(response)
+        if variant == "direct":
+            strict, lmeval_strict = whole_number(response.strip()), response.strip()
+            strict_name, lmeval_strict_filter = "exact_match", "remove_whitespace"
+        else:
+            strict, lmeval_strict = (
+                strict_extract(response, language, variant),
+                lmeval_strict_extract(response, language, variant),
+            )
+            strict_name, lmeval_strict_filter = "strict_match", "strict-match"
         return SampleScore(
             extracted=None if flexible is None else str(flexible),
             gold=_format_gold(example.answer),
             scores={
-                "exact_match": float(numbers_equal(strict, example.answer)),
+                strict_name: float(numbers_equal(strict, example.answer)),
                 "flexible_match": float(numbers_equal(flexible, example.answer)),
                 "unparsable": float(flexible is None),
-                "exact_match_lmeval": lmeval_exact_match(lmeval_strict, example.answer),
+                f"{strict_name}_lmeval": lmeval_exact_match(lmeval_strict, example.answer),
                 "flexible_match_lmeval": lmeval_exact_match(lmeval_flexible, example.answer),
             },
             details={
                 "extracted_strict": None if strict is None else str(strict),
-                "extracted_lmeval": {"remove_whitespace": lmeval_strict, "flexible-extract": lmeval_flexible},
+                "extracted_lmeval": {lmeval_strict_filter: lmeval_strict, "flexible-extract": lmeval_flexible},
             },
         )
 
     def metrics(self, variant: str) -> tuple[Metric, ...]:
+        strict = "exact_match" if variant == "direct" else "strict_match"
         return (
-            MeanMetric("exact_match"),
+            MeanMetric(strict),
             MeanMetric("flexible_match"),
             SumMetric("unparsable"),
-            MeanMetric("exact_match_lmeval"),
+            MeanMetric(f"{strict}_lmeval"),
             MeanMetric("flexible_match_lmeval"),
         )
 

@@ -105,6 +105,33 @@ def test_tasks_lists_tasks_variants_and_languages(capsys: pytest.CaptureFixture[
     assert "mgsm" in out and "xnli" in out and "sentence, label" in out and "swh_Latn" in out
 
 
+def test_cross_lingual_few_shot_run(tiny_model, data_dir, tmp_path) -> None:
+    """SHOTS=2 with English shots for German items: pool recorded in results, shots in every prompt."""
+    args = ["--tasks", "mgsm:native_cot,xnli", "--langs", "de", "--limit", "2", "--shots", "2", "--shots-from", "en"]
+    assert _eval(tiny_model, tmp_path / "out", data_dir, *args) == 0
+    (folder,) = [p for p in (tmp_path / "out").glob("*/*") if p.is_dir()]
+    tasks = {t["name"]: t for t in json.loads((folder / "results.json").read_text())["tasks"]}
+    for task in tasks.values():
+        assert (task["shots"], task["shots_from"], task["shot_seed"]) == (2, "en", 1234)
+    mgsm_pool = tasks["mgsm"]["languages"]["de"]["data"]["shot_pool"]
+    assert mgsm_pool["language"] == "en" and mgsm_pool["split"] == "exemplars"
+    assert [Path(f).name for f in mgsm_pool["files"]] == ["mgsm_exemplars.json"]
+    xnli_pool = tasks["xnli"]["languages"]["de"]["data"]["shot_pool"]
+    assert (xnli_pool["split"], [Path(f).name for f in xnli_pool["files"]]) == ("validation", ["dev-en.tsv"])
+
+    samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    for sample in samples:
+        assert len(sample["details"]["shots"]) == 2
+        if sample["task"] == "mgsm":
+            assert sample["details"]["shots"] == ["exemplar-1", "exemplar-2"]
+            prompt = sample["requests"][0]["prompt"]
+            assert prompt.startswith("Question: Roger has 5 tennis balls.")
+            assert prompt.endswith("\nSchritt-für-Schritt-Antwort:") and prompt.count("\n\n") == 2
+        else:
+            assert sample["requests"][0]["context"].count("\n\n") == 2  # two English demonstrations
+            assert sample["id"] not in sample["details"]["shots"]
+
+
 # -- bad input: a clear error (exit 2) and no run folder left behind -------------------------------------
 
 
@@ -122,12 +149,15 @@ def _assert_no_run_folder(out: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--tasks", "mgsm,nope"], "unknown task 'nope'; valid: mgsm, xnli"),
+        (["--tasks", "mgsm,nope"], "unknown task 'nope'; valid: "),
         (["--tasks", "mgsm", "--langs", "de,xx"], "no selected task has language 'xx'; valid: mgsm: bn, de, en"),
         (["--tasks", "xnli:fancy"], "no prompt variant 'fancy'; valid: sentence, label"),
         (["--tasks", "xnli@train"], "no split 'train'; valid: test, validation"),
         (["--limit", "0"], "LIMIT must be a positive number"),
         (["--limit", "-3"], "LIMIT must be a positive number"),
+        (["--tasks", "mgsm", "--shots", "-1"], "SHOTS must be 0 or more"),
+        (["--tasks", "mgsm", "--shots", "9"], "mgsm: SHOTS=9 but MGSM has 8 exemplars per language"),
+        (["--tasks", "xnli", "--shots", "1", "--shots-from", "ja"], "task 'xnli' has no language 'ja'"),
     ],
 )
 def test_bad_configuration(tiny_model, data_dir, tmp_path, capsys, args, message) -> None:

@@ -3,9 +3,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
 from harness.requests import GenerationRequest
-from tasks.mgsm import DIRECT_WORDS, EXPECTED_ROWS, LANGUAGES, Mgsm, MgsmExample
+from harness.task import Shot
+from tasks.mgsm import DIRECT_WORDS, EXEMPLARS, EXPECTED_ROWS, LANGUAGES, Mgsm, MgsmExample, strict_extract
 
 TASK = Mgsm()
 
@@ -85,3 +86,102 @@ def test_non_numeric_gold_is_reported(tmp_path: Path) -> None:
     (tmp_path / "mgsm" / "mgsm_en.tsv").write_text("How many?\tmany\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"mgsm_en\.tsv:1: answer 'many' is not a number"):
         TASK.load_local(tmp_path, _language("en"), "test")
+
+
+# -- chain-of-thought variants and few-shot exemplars -------------------------------------------------
+
+
+def test_exemplars_load_for_every_language_with_the_english_reasoning(data_dir: Path) -> None:
+    english = TASK.load_local(data_dir, _language("en"), EXEMPLARS)
+    for language in LANGUAGES:
+        exemplars = TASK.load_local(data_dir, language, EXEMPLARS)
+        assert [e.id for e in exemplars] == [f"exemplar-{n}" for n in range(1, 9)]
+        assert [e.answer for e in exemplars] == [Decimal(n) for n in (11, 29, 39, 9, 33, 8, 8, 5)]
+        assert [e.reasoning_en for e in exemplars] == [e.reasoning for e in english]
+        assert not exemplars[0].question.startswith(DIRECT_WORDS[language.code].question)
+
+
+@pytest.mark.parametrize("language", LANGUAGES, ids=lambda lang: lang.code)
+def test_strict_patterns_find_the_answer_of_every_exemplar(data_dir: Path, language) -> None:
+    """The "The answer is N" table is checked against the 88 exemplars it was taken from."""
+    for exemplar in TASK.load_local(data_dir, language, EXEMPLARS):
+        assert strict_extract(exemplar.reasoning, language, "native_cot") == exemplar.answer, exemplar.reasoning
+        assert strict_extract(exemplar.reasoning_en, language, "en_cot") == exemplar.answer
+
+
+def test_cot_prompts() -> None:
+    example = MgsmExample(id="0", question="Q?", answer=Decimal(1))
+    de = _language("de")
+    assert TASK.requests(example, de, "native_cot")[0].prompt == "Frage: Q?\nSchritt-für-Schritt-Antwort:"
+    assert TASK.requests(example, de, "en_cot")[0].prompt == "Frage: Q?\nStep-by-Step Answer:"
+    # Russian: the exemplars' cue, not lm-eval's "Пошаговоерешение:" typo.
+    assert TASK.requests(example, _language("ru"), "native_cot")[0].prompt == "Задача: Q?\nПошаговое решение:"
+
+
+@pytest.mark.parametrize(
+    ("code", "variant", "response", "strict", "flexible"),
+    [
+        ("de", "native_cot", " 3 + 4 = 7. Die Antwort ist 7. Dann 8 Eier", 1, 0),
+        ("de", "native_cot", " Die Antwort lautet 7.", 1, 1),
+        ("de", "en_cot", " 3 + 4 = 7. The answer is 7.", 1, 1),
+        ("de", "en_cot", " Die Antwort ist 7.", 0, 1),  # en_cot asks for the English phrase
+        ("ja", "native_cot", "3+4=7。答えは7個です。", 1, 1),
+        ("zh", "native_cot", " 答案是 7.00。", 1, 1),
+        ("bn", "native_cot", " উত্তর হল ৭।", 1, 1),  # Bengali digits
+        ("en", "native_cot", " The answer is 1,007.", 0, 0),
+    ],
+)
+def test_cot_scoring(code, variant, response, strict, flexible) -> None:
+    example = MgsmExample(id="0", question="", answer=Decimal(7))
+    scores = TASK.score(example, _language(code), variant, [response]).scores
+    assert (scores["strict_match"], scores["flexible_match"]) == (strict, flexible)
+    assert "exact_match" not in scores
+
+
+def test_lmeval_strict_pattern_misses_the_german_exemplar_wording() -> None:
+    example = MgsmExample(id="0", question="", answer=Decimal(11))
+    scores = TASK.score(example, _language("de"), "native_cot", [" 5 + 6 = 11. Die Antwort ist 11."]).scores
+    assert scores["strict_match"] == 1 and scores["strict_match_lmeval"] == 0
+
+
+def test_shots_are_the_first_exemplars_in_order(data_dir: Path) -> None:
+    pool = TASK.load_local(data_dir, _language("de"), EXEMPLARS)
+    item = TASK.load_local(data_dir, _language("de"), "test")[0]
+    assert [e.id for e in TASK.select_shots(pool, item, 3, seed=1)] == ["exemplar-1", "exemplar-2", "exemplar-3"]
+    assert TASK.select_shots(pool, item, 3, seed=1) == TASK.select_shots(pool, item, 3, seed=2)
+    with pytest.raises(ConfigError, match="SHOTS=9 but MGSM has 8 exemplars"):
+        TASK.select_shots(pool, item, 9, seed=1)
+
+
+def test_few_shot_prompts_per_variant(data_dir: Path) -> None:
+    de, en = _language("de"), _language("en")
+    item = MgsmExample(id="0", question="Q?", answer=Decimal(1))
+    german = TASK.load_local(data_dir, de, EXEMPLARS)[:1]
+    english = TASK.load_local(data_dir, en, EXEMPLARS)[:1]
+
+    direct = TASK.requests(item, de, "direct", [Shot(german[0], de)])[0]
+    assert direct.prompt == f"Frage: {german[0].question}\nAntwort: 11\n\nFrage: Q?\nAntwort:"
+
+    native = TASK.requests(item, de, "native_cot", [Shot(german[0], de)])[0]
+    assert native.prompt.startswith(f"Frage: {german[0].question}\nSchritt-für-Schritt-Antwort: Roger begann")
+    assert native.prompt.endswith("Die Antwort ist 11.\n\nFrage: Q?\nSchritt-für-Schritt-Antwort:")
+
+    # EN-CoT: the German question with the English chain of thought of the same exemplar.
+    en_cot = TASK.requests(item, de, "en_cot", [Shot(german[0], de)])[0]
+    assert en_cot.prompt == (
+        f"Frage: {german[0].question}\nStep-by-Step Answer: {english[0].reasoning}\n\nFrage: Q?\nStep-by-Step Answer:"
+    )
+
+    # Cross-lingual shots: English exemplars before a German item; both question words stop generation.
+    crossed = TASK.requests(item, de, "native_cot", [Shot(english[0], en)])[0]
+    assert crossed.prompt.startswith("Question: Roger has 5 tennis balls.")
+    assert crossed.stop == ("Frage:", "Question:")
+
+
+def test_exemplars_missing_for_a_language_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "mgsm").mkdir()
+    (tmp_path / "mgsm" / "mgsm_exemplars.json").write_text(
+        '{"EXEMPLAR_NUMBER_ANSWERS": [1], "MGSM_EXEMPLARS": {"en": {}}}', encoding="utf-8"
+    )
+    with pytest.raises(DataError, match=r"mgsm_exemplars\.json: no exemplars for 'de'"):
+        TASK.load_local(tmp_path, _language("de"), EXEMPLARS)
