@@ -11,6 +11,9 @@
 - Variants: ``sentence`` (default, lm-eval's formulation: empty context, each choice is the whole
   sentence ``premise + ", right? {Yes|Also|No}, " + hypothesis`` with localised words) and ``label``
   (premise and hypothesis in the context, the localised label word as the continuation).
+- Few-shot: shots come from ``validation`` (labelled, disjoint from test; when evaluating validation the
+  item itself is never its own shot); a demonstration is the prompt followed by its gold choice, as in
+  lm-eval (for ``sentence``: the whole gold sentence).
 - Metrics: ``acc`` and ``acc_norm`` (log-likelihood per character of the choice).
 - Known lm-eval wording problems kept for comparability in both variants: the Arabic "No" word is
   "رقم" ("number") and the Spanish "so" word lacks its accent ("Asi que").
