@@ -5,6 +5,7 @@ import pytest
 
 from harness.errors import DataError
 from harness.requests import ChoiceRequest, ChoiceScores
+from harness.task import Shot
 from tasks.xnli import EXPECTED_ROWS, LABELS, LANGUAGES, WORDS, Xnli, XnliExample
 
 TASK = Xnli()
@@ -106,3 +107,29 @@ def test_broken_label_json_names_line(tmp_path: Path, data_dir: Path) -> None:
     labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"test\.jsonl:3: invalid JSON"):
         TASK.load_local(root, TASK.language("de"), "test")
+
+
+def test_few_shot_draws_from_validation_never_the_item_and_the_same_for_every_language(data_dir: Path) -> None:
+    assert TASK.shot_split("test") == TASK.shot_split("validation") == "validation"
+    de, fr = TASK.language("de"), TASK.language("fr")
+    pool_de = TASK.load_local(data_dir, de, "validation")[:20]
+    pool_fr = TASK.load_local(data_dir, fr, "validation")[:20]
+    for item in pool_de[:5]:
+        shots = TASK.select_shots(pool_de, item, 19, seed=7)
+        assert item.id not in {shot.id for shot in shots}
+        # The same seed and item id draw the same items in every language (translations of each other).
+        assert [s.id for s in shots] == [s.id for s in TASK.select_shots(pool_fr, pool_fr[int(item.id)], 19, seed=7)]
+    first, second = pool_de[0], pool_de[1]
+    assert TASK.select_shots(pool_de, first, 3, seed=1) != TASK.select_shots(pool_de, first, 3, seed=2)
+    assert TASK.select_shots(pool_de, first, 3, seed=1) != TASK.select_shots(pool_de, second, 3, seed=1)
+
+
+def test_few_shot_context_puts_gold_demonstrations_before_the_item() -> None:
+    de = TASK.language("de")
+    shot = XnliExample(id="9", premise="P1", hypothesis="H1", label=2)
+    item = XnliExample(id="1", premise="P2", hypothesis="H2", label=0)
+    (sentence,) = TASK.requests(item, de, "sentence", [Shot(shot, de)])
+    assert sentence.context == " P1, richtig? Nein, H1\n\n"
+    (label,) = TASK.requests(item, de, "label", [Shot(shot, de)])
+    assert label.context == "P1\nH1\nrichtig? Nein\n\nP2\nH2\nrichtig?"
+    assert label.continuations == (" Ja", " Auch", " Nein")
