@@ -32,9 +32,13 @@ class SampleScore:
 
 @dataclass(frozen=True)
 class MetricValue:
+    """An aggregated metric. ``unit`` says how to read ``value``: "fraction" (0..1, shown as %), "score"
+    (already on a 0..100 scale, like sacrebleu's BLEU and chrF) or "count"."""
+
     value: float
     stderr: float | None
     signature: str
+    unit: str = "fraction"
 
 
 class Metric(Protocol):
@@ -101,4 +105,5 @@ class SumMetric:
             value=math.fsum(sample.scores[self.name] for sample in samples),
             stderr=None,
             signature=f"{self.name}|agg:sum|n:{len(samples)}",
+            unit="count",
         )

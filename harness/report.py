@@ -16,12 +16,13 @@ METRICS_SHOWN = 2  # per task: the headline metric and the next one
 def _cell(metric: dict[str, Any] | None) -> str:
     if metric is None:
         return "-"
-    value, stderr = metric["value"], metric.get("stderr")
-    if "|agg:sum|" in metric.get("signature", ""):
+    value, stderr, unit = metric["value"], metric.get("stderr"), metric.get("unit", "fraction")
+    if unit == "count":
         return f"{value:g}"
-    text = f"{100 * value:.1f}"
+    scale = 100 if unit == "fraction" else 1
+    text = f"{scale * value:.1f}"
     if stderr is not None and not math.isnan(stderr):
-        text += f" ± {100 * stderr:.1f}"
+        text += f" ± {scale * stderr:.1f}"
     return text
 
 
@@ -36,7 +37,7 @@ def summary_table(result: dict[str, Any]) -> Table:
     table = Table(title=f"{result['model']['name_or_path']} · {result['backend']['name']} · run {result['run_id']}")
     table.add_column("language", no_wrap=True)
     for task, metric in columns:
-        table.add_column(f"{task['name']}:{task['variant']}\n{metric} (%)", justify="right")
+        table.add_column(f"{task['name']}:{task['variant']}\n{metric}{_unit_suffix(task, metric)}", justify="right")
     for flores in order:
         row = [languages[flores]]
         for task, metric in columns:
@@ -45,6 +46,15 @@ def summary_table(result: dict[str, Any]) -> Table:
         table.add_row(*row, end_section=flores == order[-1])
     table.add_row("mean (non-English)", *(_non_english_mean(task, metric) for task, metric in columns))
     return table
+
+
+def _unit_suffix(task: dict[str, Any], metric: str) -> str:
+    units = {
+        entry["metrics"][metric].get("unit", "fraction")
+        for entry in task["languages"].values()
+        if metric in entry["metrics"]
+    }
+    return " (%)" if units == {"fraction"} else ""
 
 
 def _non_english_mean(task: dict[str, Any], metric: str) -> str:
@@ -56,7 +66,7 @@ def _non_english_mean(task: dict[str, Any], metric: str) -> str:
     if not entries:
         return "-"
     mean = sum(entry["value"] for entry in entries) / len(entries)
-    return _cell({"value": mean, "stderr": None, "signature": entries[0]["signature"]})
+    return _cell({"value": mean, "stderr": None, "unit": entries[0].get("unit", "fraction")})
 
 
 def _by_flores(task: dict[str, Any], flores: str) -> dict[str, Any] | None:
