@@ -70,7 +70,9 @@ def language_name(code: str) -> str:
     tag = langcodes.Language.get(code.replace("_", "-"))
     if tag.script and tag.language and langcodes.Language.get(tag.language).maximize().script == tag.script:
         tag = langcodes.Language.get(tag.language)  # the usual script of the language goes unsaid
-    return tag.display_name("en")
+    # CLDR disambiguates macrolanguage members ("Swahili (individual language)"); prompts and tables
+    # read better without it, and no two languages of our benchmarks collide once it is gone.
+    return tag.display_name("en").replace(" (individual language)", "")
 
 
 def from_code(code: str, flores: str | None = None) -> Language:

@@ -34,6 +34,14 @@ def lmeval_yaml(folder: Path, task: str, include: Path, split: str, data: Path, 
 
 
 def run_lmeval(model: Path, folder: Path, tasks: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """lm-eval's logged samples per task, in document order."""
+    return run_lmeval_output(model, folder, tasks)[0]
+
+
+def run_lmeval_output(
+    model: Path, folder: Path, tasks: list[str]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, dict[str, Any]]]:
+    """lm-eval's logged samples per task (in document order) and its aggregated results per task."""
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
@@ -50,7 +58,8 @@ def run_lmeval(model: Path, folder: Path, tasks: list[str]) -> dict[str, list[di
         torch_random_seed=1234,
         fewshot_random_seed=1234,
     )
-    return {task: sorted(samples, key=lambda s: s["doc_id"]) for task, samples in output["samples"].items()}
+    samples = {task: sorted(found, key=lambda s: s["doc_id"]) for task, found in output["samples"].items()}
+    return samples, output["results"]
 
 
 def xlh_samples(model: Path, data_dir: Path, out: Path, tasks: tuple[str, ...], langs, limit) -> list[dict]:
