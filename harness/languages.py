@@ -55,9 +55,14 @@ class Language:
 
 @cache
 def _parse(code: str) -> langcodes.Language | None:
-    """Language and script subtags of a standardised tag, or None when ``code`` is not a language tag."""
+    """Language and script subtags of a standardised tag, or None when ``code`` is not a language tag.
+
+    Individual languages that CLDR writes with their macrolanguage code are folded into it (``swh`` -> ``sw``,
+    ``arb`` -> ``ar``, ``zsm`` -> ``ms``, ``pes`` -> ``fa``), so ``sw`` selects FLORES's ``swh_Latn``; other
+    members stay apart (``ar`` does not select Egyptian Arabic ``arz_Arab``).
+    """
     try:
-        tag = langcodes.Language.get(code.replace("_", "-"))
+        tag = langcodes.Language.get(langcodes.standardize_tag(code.replace("_", "-"), macro=True))
     except (langcodes.tag_parser.LanguageTagError, ValueError):
         return None
     if tag.language is None:

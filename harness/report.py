@@ -4,6 +4,7 @@ and the mean over the non-English languages at the bottom."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from typing import Any
 
 from rich.console import Console
@@ -29,21 +30,22 @@ def _cell(metric: dict[str, Any] | None) -> str:
 def summary_table(result: dict[str, Any]) -> Table:
     """A rich Table from a results.json document (plain data, as written or as loaded)."""
     columns = [(task, metric) for task in result["tasks"] for metric in task["metrics"][:METRICS_SHOWN]]
+    rows = {task["name"] + task["variant"] + task["split"]: _rows_of(task) for task in result["tasks"]}
     languages: dict[str, str] = {}
-    for task in result["tasks"]:
-        for code, language in task["languages"].items():
-            languages.setdefault(language["flores"], f"{language['name']} ({code})")
-    order = sorted(languages, key=lambda flores: (flores != ENGLISH, languages[flores]))
+    for task_rows in rows.values():
+        for key, language in task_rows.items():
+            languages.setdefault(key, f"{language['name']} ({language['code']})")
+    order = sorted(languages, key=lambda key: (key != ENGLISH, languages[key]))
     table = Table(title=f"{result['model']['name_or_path']} · {result['backend']['name']} · run {result['run_id']}")
     table.add_column("language", no_wrap=True)
     for task, metric in columns:
         table.add_column(f"{task['name']}:{task['variant']}\n{metric}{_unit_suffix(task, metric)}", justify="right")
-    for flores in order:
-        row = [languages[flores]]
+    for key in order:
+        row = [languages[key]]
         for task, metric in columns:
-            entry = _by_flores(task, flores)
+            entry = rows[task["name"] + task["variant"] + task["split"]].get(key)
             row.append(_cell(entry["metrics"].get(metric) if entry else None))
-        table.add_row(*row, end_section=flores == order[-1])
+        table.add_row(*row, end_section=key == order[-1])
     table.add_row("mean (non-English)", *(_non_english_mean(task, metric) for task, metric in columns))
     return table
 
@@ -69,11 +71,16 @@ def _non_english_mean(task: dict[str, Any], metric: str) -> str:
     return _cell({"value": mean, "stderr": None, "unit": entries[0].get("unit", "fraction")})
 
 
-def _by_flores(task: dict[str, Any], flores: str) -> dict[str, Any] | None:
-    for entry in task["languages"].values():
-        if entry["flores"] == flores:
-            return entry
-    return None
+def _rows_of(task: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A task's entries by table row: rows are languages (FLORES code), shared by all tasks, but a task with
+    several entries for one language (FLORES-200: eng_Latn-deu_Latn and deu_Latn-eng_Latn are both German)
+    gets a row per entry."""
+    entries = task["languages"].values()
+    counts = Counter(entry["flores"] for entry in entries)
+    return {
+        entry["flores"] if counts[entry["flores"]] == 1 else f"{entry['flores']}|{entry['code']}": entry
+        for entry in entries
+    }
 
 
 def print_summary(result: dict[str, Any], console: Console | None = None) -> None:

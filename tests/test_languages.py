@@ -27,3 +27,17 @@ def test_bare_language_selects_every_script() -> None:
 def test_names_come_from_cldr() -> None:
     assert language_name("deu_Latn") == "German"
     assert language_name("zho_Hant") == "Chinese (Traditional)"
+
+
+def test_macrolanguage_codes_select_the_usual_individual_language() -> None:
+    # CLDR writes Swahili, Arabic, Malay as sw/ar/ms; FLORES as swh_Latn/arb_Arab/zsm_Latn.
+    assert Language("swh_Latn", "swh_Latn").matches("sw")
+    assert Language("arb_Arab", "arb_Arab").matches("ar")
+    assert Language("zsm_Latn", "zsm_Latn").matches("ms")
+    assert from_code("sw", "swh_Latn").matches("swh")
+    assert not Language("arz_Arab", "arz_Arab").matches("ar")  # Egyptian Arabic is its own language
+    assert not Language("ind_Latn", "ind_Latn").matches("ms")
+
+
+def test_names_drop_cldrs_individual_language_qualifier() -> None:
+    assert language_name("swh_Latn") == "Swahili"

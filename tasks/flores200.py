@@ -1,0 +1,326 @@
+"""FLORES-200: machine translation between 204 language variants (NLLB Team 2022, "No Language Left Behind:
+Scaling Human-Centered Machine Translation", arXiv:2207.04672).
+
+- Data: 3,001 English Wikimedia sentences translated into 203 other language variants, fully parallel (line
+  i is the same sentence everywhere). Local (see the SOURCE.md files): ``DATA_DIR/flores200/
+  flores200_dataset/devtest/<code>.devtest`` (1,012 lines per language). The ``dev`` split (997 sentences) is
+  not available as such; 510 of its sentences are the SIB-200 rows with ``index_id < 997`` (``DATA_DIR/
+  sib200/annotated/<code>/{train,dev,test}.tsv``, pandas-quoted TSV, trailing whitespace stripped), which
+  xlh reads as ``dev``. Sentences are stripped of surrounding whitespace on load (6,051 devtest lines end in a
+  space; chrF++ and 13a BLEU ignore it); otherwise the text is kept as published, including the doubled
+  quotes FLORES-200 has in some languages (24 German devtest lines: ``""Troja""``). Ids: ``devtest:<line
+  index from 0>`` and ``dev:<SIB index_id>`` (the row index of the official dev file), the same in every
+  language. Licence CC BY-SA 4.0.
+- Hub: ``facebook/flores`` (gated; one parquet config per language, splits ``dev`` 997 / ``devtest`` 1,012,
+  field ``sentence``) or ``openlanguagedata/flores_plus`` (gated; FLORES+, corrected text that differs from
+  the 2022 v1 devtest). A direction needs two configs, which one ``HubSource`` cannot express: ``hub_source``
+  says so (ConfigError) and the run needs ``DATA_DIR``.
+- Languages: the task's "languages" are translation directions (``TranslationDirection``, code
+  ``eng_Latn-deu_Latn``). Default: English to and from each of the 203 others (406). Selectors: a language
+  (``de``, ``deu``, ``deu_Latn``) selects both English directions of it, ``eng_Latn``/``en`` all 406, and a
+  pair of FLORES-200 codes (``deu_Latn-fra_Latn``) that one direction, default or not (built on request).
+- Prompt: ``"{source name}: {source sentence}\\n{target name}:"``, greedy until a newline; the hypothesis is
+  the generation stripped. Names are CLDR's English names (``harness.languages.language_name``, which
+  leaves out a language's usual script and CLDR's " (individual language)" qualifier: Swahili, Nepali,
+  Odia). Script qualifiers stay ("Acehnese
+  (Arabic)", "Chinese (Traditional)"): they tell the model which script to write and keep names unique.
+- Few-shot: demonstrations (prompt + " " + reference) come from ``dev`` (the 510 SIB-200 sentences of the
+  same direction), so no devtest sentence is ever a demonstration. ``SHOTS_FROM`` takes a direction
+  (``eng_Latn-fra_Latn``): demonstrations of another direction.
+- Metrics (corpus-level per direction, sacrebleu's 0-100 scale, stderr from 1,000 bootstrap resamples of
+  the sentences, see harness/translation_metrics.py): ``chrf++`` (headline; ``CHRF(word_order=2)``),
+  ``bleu`` (sacrebleu defaults, 13a tokenizer: near meaningless for scripts written without spaces, which
+  is what spBLEU is for), ``spbleu`` (``tokenize="flores200"``) only when sacrebleu's FLORES-200
+  SentencePiece model and the sentencepiece package are present (never downloaded; otherwise the reason is
+  in the results' task notes). Per sample: ``sentence_chrf++`` for inspection (not averaged into anything).
+- Differences from lm-eval 0.4.13 (which has six FLORES task families, ~460 generated YAMLs, e.g.
+  ``catalan_bench/flores_ca``, ``afrobench/flores``): one plugin, any direction; prompt "German:" rather than
+  "German sentence:"; chrF++ as headline (lm-eval's families report chrF and BLEU); stderr from 1,000
+  bootstrap resamples of segment statistics with a fixed seed (lm-eval: 100 resamples of its own); dev is
+  510 sentences locally, not 997.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from harness.data import read_tsv, require_file
+from harness.errors import ConfigError, DataError
+from harness.languages import FLORES200_CODES, Language, flores_language, language_name
+from harness.metrics import Metric, SampleScore
+from harness.requests import GenerationRequest, Request, Response
+from harness.task import HubSource, Shot, Task
+from harness.translation_metrics import Bleu, ChrF, SpBleu, sentence_chrf, spbleu_unavailable
+
+VERSION = 1
+ENGLISH = "eng_Latn"
+SPLITS = ("devtest", "dev")
+EXPECTED_SENTENCES = {"devtest": 1012, "dev": 510}  # dev: the SIB-200 share of the 997 dev sentences
+DEV_SENTENCES = 997  # SIB-200 index_id 0..996 are dev sentences, 997.. devtest ones
+SIB_FILES = ("train.tsv", "dev.tsv", "test.tsv")
+PAIR_SEPARATOR = "-"  # FLORES codes contain no "-"
+STOP = "\n"
+TARGET_DELIMITER = " "  # between a demonstration's prompt and its reference
+_CODES = frozenset(FLORES200_CODES)
+
+
+@cache
+def display_name(code: str) -> str:
+    """The English name of a FLORES-200 variant in prompts and result tables (``swh_Latn`` -> Swahili)."""
+    return language_name(code)
+
+
+@dataclass(frozen=True)
+class TranslationDirection(Language):
+    """Translation from ``source`` into ``target`` (FLORES-200 codes). ``code`` is ``source-target``;
+    ``flores`` is the side that is not English (the target when neither is), so both English directions of
+    a language sit under that language in per-language tables."""
+
+    source: str
+    target: str
+
+    @property
+    def name(self) -> str:
+        return f"{display_name(self.source)} → {display_name(self.target)}"
+
+    def matches(self, selector: str) -> bool:
+        """A pair selector names exactly this direction; a language selector any direction from or into it."""
+        pair = parse_pair(selector)
+        if pair is not None:
+            return pair == (self.source, self.target)
+        return any(flores_language(side).matches(selector) for side in (self.source, self.target))
+
+
+def direction(source: str, target: str) -> TranslationDirection:
+    for code in (source, target):
+        if code not in _CODES:
+            raise ConfigError(f"task 'flores200': {code!r} is not a FLORES-200 language code")
+    if source == target:
+        raise ConfigError(f"task 'flores200': {source}{PAIR_SEPARATOR}{target} translates a language into itself")
+    flores = target if target != ENGLISH else source
+    return TranslationDirection(code=f"{source}{PAIR_SEPARATOR}{target}", flores=flores, source=source, target=target)
+
+
+def looks_like_pair(selector: str) -> bool:
+    """``xxx_Xxxx-yyy_Yyyy``: two FLORES-style codes (a BCP-47 tag like ``de-DE`` has no underscore)."""
+    halves = selector.split(PAIR_SEPARATOR)
+    return len(halves) == 2 and all("_" in half for half in halves)
+
+
+def parse_pair(selector: str) -> tuple[str, str] | None:
+    """``(source, target)`` when the selector is a pair of FLORES-200 codes, else None."""
+    if not looks_like_pair(selector):
+        return None
+    source, target = selector.split(PAIR_SEPARATOR)
+    return (source, target) if source in _CODES and target in _CODES else None
+
+
+DEFAULT_DIRECTIONS: tuple[TranslationDirection, ...] = tuple(
+    pair for code in FLORES200_CODES if code != ENGLISH for pair in (direction(ENGLISH, code), direction(code, ENGLISH))
+)
+
+
+@dataclass(frozen=True)
+class FloresExample:
+    id: str  # "devtest:<line index>" or "dev:<index_id>", the same item in every direction
+    source: str  # the sentence to translate
+    target: str  # its reference translation
+
+
+# -- reading the files --------------------------------------------------------------------------------------
+def read_sentences(path: Path) -> list[str]:
+    """The lines of a FLORES ``<code>.devtest`` file, stripped; empty lines are errors."""
+    try:
+        text = require_file(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DataError(f"not valid UTF-8 ({error.reason})", path) from error
+    # Split on "\n" only: str.splitlines would also split inside sentences at U+2028, U+0085 and the like.
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    sentences = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise DataError("empty sentence", path, number)
+        sentences.append(line.strip())
+    if len(sentences) != EXPECTED_SENTENCES["devtest"]:
+        raise DataError(f"expected {EXPECTED_SENTENCES['devtest']} sentences, found {len(sentences)}", path)
+    return sentences
+
+
+def read_sib_dev(paths: Sequence[Path]) -> dict[int, str]:
+    """FLORES dev sentences by index_id from one language's SIB-200 files (rows with index_id < 997)."""
+    sentences: dict[int, str] = {}
+    for path in paths:
+        for line, (index_id, _category, text) in read_tsv(path, columns=3, quoted=True, header=True):
+            if not index_id.isdigit():
+                raise DataError(f"index_id {index_id!r} is not a number", path, line)
+            if int(index_id) >= DEV_SENTENCES:
+                continue
+            if int(index_id) in sentences:
+                raise DataError(f"index_id {index_id} appears twice", path, line)
+            if not text.strip():
+                raise DataError("empty sentence", path, line)
+            sentences[int(index_id)] = text.strip()
+    if len(sentences) != EXPECTED_SENTENCES["dev"]:
+        raise DataError(
+            f"expected {EXPECTED_SENTENCES['dev']} dev sentences (index_id < {DEV_SENTENCES}), found {len(sentences)}",
+            paths[0].parent,
+        )
+    return sentences
+
+
+# -- prompts and scoring ------------------------------------------------------------------------------------
+def prompt(example: FloresExample, pair: TranslationDirection) -> str:
+    return f"{display_name(pair.source)}: {example.source}\n{display_name(pair.target)}:"
+
+
+def render(example: FloresExample, pair: TranslationDirection, prefix: str = "") -> GenerationRequest:
+    return GenerationRequest(prompt=prefix + prompt(example, pair), stop=(STOP,))
+
+
+def demonstration(example: FloresExample, pair: TranslationDirection) -> str:
+    return prompt(example, pair) + TARGET_DELIMITER + example.target
+
+
+def hypothesis(response: str) -> str:
+    return response.strip()
+
+
+class Flores200(Task[FloresExample]):
+    name = "flores200"
+    version = VERSION
+    description = "machine translation to and from English (any direction on request), corpus chrF++"
+    languages = DEFAULT_DIRECTIONS
+    splits = SPLITS
+    default_split = "devtest"
+    data_folder = "flores200"
+
+    def __init__(self, sacrebleu_folder: Path | None = None) -> None:
+        """``sacrebleu_folder``: where to look for sacrebleu's FLORES-200 SentencePiece model (``models/``
+        inside it); None is sacrebleu's own ($SACREBLEU or ~/.sacrebleu)."""
+        self.sacrebleu_folder = sacrebleu_folder
+
+    # -- languages ----------------------------------------------------------------------------------------
+    def select_languages(self, selectors: Sequence[str] | None) -> list[Language]:
+        """Default directions named by a language selector, plus every pair named explicitly (in the order
+        of the defaults, then of the selectors); a selector naming nothing is left to the caller to report."""
+        if not selectors:
+            return list(DEFAULT_DIRECTIONS)
+        pairs = [self._pair(selector) for selector in selectors if looks_like_pair(selector)]
+        chosen = [d for d in DEFAULT_DIRECTIONS if any(d.matches(s) for s in selectors if not looks_like_pair(s))]
+        return list(dict.fromkeys([*chosen, *pairs]))
+
+    def language(self, selector: str) -> Language:
+        """The one direction a selector names: a pair; a language selector names two or more, an error."""
+        if looks_like_pair(selector):
+            return self._pair(selector)
+        named = [d.code for d in DEFAULT_DIRECTIONS if d.matches(selector)]
+        if not named:
+            raise ConfigError(
+                f"task {self.name!r} has no language {selector!r}; valid: a FLORES-200 code (deu_Latn), a "
+                f"language tag (de), or a direction source-target of FLORES-200 codes (eng_Latn-deu_Latn)"
+            )
+        shown = ", ".join(named[:4]) + (", ..." if len(named) > 4 else "")
+        raise ConfigError(
+            f"task {self.name!r}: {selector!r} names {len(named)} translation directions ({shown}); "
+            f"name one as source-target, e.g. {named[0]}"
+        )
+
+    def _pair(self, selector: str) -> TranslationDirection:
+        source, target = selector.split(PAIR_SEPARATOR)
+        unknown = [code for code in (source, target) if code not in _CODES]
+        if unknown:
+            raise ConfigError(
+                f"task {self.name!r}: {selector!r} is not a pair of FLORES-200 codes "
+                f"(unknown: {', '.join(unknown)}; codes look like deu_Latn, see harness.languages.FLORES200_CODES)"
+            )
+        return direction(source, target)
+
+    # -- data ---------------------------------------------------------------------------------------------
+    def local_files(self, data_dir: Path, language: Language, split: str) -> tuple[Path, ...]:
+        pair = _direction(language)
+        if split == "dev":
+            folder = data_dir / "sib200" / "annotated"
+            return tuple(folder / code / name for code in (pair.source, pair.target) for name in SIB_FILES)
+        folder = data_dir / self.data_folder / "flores200_dataset" / "devtest"
+        return (folder / f"{pair.source}.devtest", folder / f"{pair.target}.devtest")
+
+    def load_local(self, data_dir: Path, language: Language, split: str) -> list[FloresExample]:
+        pair = _direction(language)
+        files = self.local_files(data_dir, pair, split)
+        if split == "dev":
+            source, target = read_sib_dev(files[:3]), read_sib_dev(files[3:])
+            if source.keys() != target.keys():
+                raise DataError(f"dev sentence ids differ from those of {files[0].parent}", files[3].parent)
+            return [FloresExample(f"dev:{i}", source[i], target[i]) for i in sorted(source)]
+        sources, targets = read_sentences(files[0]), read_sentences(files[1])
+        return [
+            FloresExample(f"devtest:{i}", source, target)
+            for i, (source, target) in enumerate(zip(sources, targets, strict=True))
+        ]
+
+    def hub_source(self, language: Language, split: str) -> HubSource:
+        """Not expressible yet: a direction is two Hub configs (``facebook/flores`` ``<source>`` and
+        ``<target>``, split ``dev`` or ``devtest``, field ``sentence``; or ``openlanguagedata/flores_plus``,
+        field ``text``) and a ``HubSource`` names one."""
+        raise self._no_hub(_direction(language), split)
+
+    def from_hub_record(self, record: dict[str, Any], index: int, language: Language) -> FloresExample:
+        """Unreachable while ``hub_source`` refuses: one Hub row holds one side of a direction."""
+        raise self._no_hub(_direction(language), "devtest")
+
+    def _no_hub(self, pair: TranslationDirection, split: str) -> ConfigError:
+        return ConfigError(
+            f"task {self.name!r} cannot load {pair.code} from the Hub yet: a direction needs two configs "
+            f"(facebook/flores {pair.source} and {pair.target}, split {split}; gated) and xlh loads one per "
+            f"language; run with DATA_DIR (its flores200/ and sib200/ folders, see their SOURCE.md)"
+        )
+
+    # -- prompts and scoring ------------------------------------------------------------------------------
+    def requests(
+        self, example: FloresExample, language: Language, variant: str, shots: Sequence[Shot[FloresExample]] = ()
+    ) -> list[Request]:
+        return [render(example, _direction(language), self.fewshot_prefix(shots, variant))]
+
+    def demonstration(self, shot: Shot[FloresExample], variant: str) -> str:
+        return demonstration(shot.example, _direction(shot.language))
+
+    def shot_split(self, split: str) -> str:
+        return "dev"  # never a devtest sentence, so never the scored sentence nor a translation of it
+
+    def score(
+        self, example: FloresExample, language: Language, variant: str, responses: Sequence[Response]
+    ) -> SampleScore:
+        (response,) = responses
+        assert isinstance(response, str)
+        text = hypothesis(response)
+        return SampleScore(
+            extracted=text,
+            gold=example.target,
+            scores={"sentence_chrf++": sentence_chrf(text, example.target)},
+            details={"source": example.source},
+        )
+
+    def metrics(self, variant: str) -> tuple[Metric, ...]:
+        metrics: tuple[Metric, ...] = (ChrF(), Bleu())
+        if spbleu_unavailable(self.sacrebleu_folder) is None:
+            metrics += (SpBleu(sacrebleu_folder=self.sacrebleu_folder),)
+        return metrics
+
+    def notes(self, variant: str) -> tuple[str, ...]:
+        reason = spbleu_unavailable(self.sacrebleu_folder)
+        return (reason,) if reason else ()
+
+
+def _direction(language: Language) -> TranslationDirection:
+    if not isinstance(language, TranslationDirection):
+        raise TypeError(f"flores200 evaluates translation directions, got the language {language.code!r}")
+    return language
+
+
+TASKS = (Flores200(),)

@@ -1,0 +1,304 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from sacrebleu.metrics import CHRF
+
+from harness.backends import GenerationParams
+from harness.data import read_tsv
+from harness.errors import ConfigError, DataError
+from harness.languages import FLORES200_CODES
+from harness.metrics import SampleScore
+from harness.requests import GenerationRequest
+from harness.runner import RunConfig, run, validate
+from harness.task import FEWSHOT_DELIMITER, Shot
+from harness.translation_metrics import CorpusTranslationMetric, spbleu_unavailable
+from tasks.flores200 import (
+    DEFAULT_DIRECTIONS,
+    EXPECTED_SENTENCES,
+    Flores200,
+    FloresExample,
+    TranslationDirection,
+    display_name,
+    read_sentences,
+    read_sib_dev,
+)
+
+TASK = Flores200()
+EN_DE = TASK.language("eng_Latn-deu_Latn")
+DE_EN = TASK.language("deu_Latn-eng_Latn")
+
+
+def _prompt(example: FloresExample, direction: str) -> str:
+    (request,) = TASK.requests(example, TASK.language(direction), "default")
+    assert isinstance(request, GenerationRequest) and request.stop == ("\n",)
+    return request.prompt
+
+
+def _codes(selectors: list[str]) -> list[str]:
+    return [language.code for language in TASK.select_languages(selectors)]
+
+
+# -- data ---------------------------------------------------------------------------------------------------
+def test_every_language_has_1012_devtest_and_510_dev_sentences(data_dir: Path) -> None:
+    dev_ids = None
+    for code in FLORES200_CODES:
+        devtest = read_sentences(data_dir / "flores200" / "flores200_dataset" / "devtest" / f"{code}.devtest")
+        assert len(devtest) == EXPECTED_SENTENCES["devtest"] == 1012
+        folder = data_dir / "sib200" / "annotated" / code
+        dev = read_sib_dev([folder / name for name in ("train.tsv", "dev.tsv", "test.tsv")])
+        assert len(dev) == EXPECTED_SENTENCES["dev"] == 510
+        dev_ids = dev_ids or sorted(dev)
+        assert sorted(dev) == dev_ids  # the same dev sentences in every language
+        assert max(dev) < 997
+
+
+def test_directions_are_parallel_line_by_line(data_dir: Path) -> None:
+    en_de = TASK.load_local(data_dir, EN_DE, "devtest")
+    en_fr = TASK.load_local(data_dir, TASK.language("eng_Latn-fra_Latn"), "devtest")
+    de_en = TASK.load_local(data_dir, DE_EN, "devtest")
+    assert (
+        [e.id for e in en_de] == [e.id for e in en_fr] == [e.id for e in de_en] == [f"devtest:{i}" for i in range(1012)]
+    )
+    assert [e.source for e in en_de] == [e.source for e in en_fr]  # the same English sentences
+    assert [(e.source, e.target) for e in en_de] == [(e.target, e.source) for e in de_en]
+    first = (data_dir / "flores200" / "flores200_dataset" / "devtest" / "deu_Latn.devtest").open(encoding="utf-8")
+    assert en_de[0].target == first.readline().strip()
+
+
+def test_dev_sentences_come_from_sib200_with_their_index_ids(data_dir: Path) -> None:
+    dev = TASK.load_local(data_dir, EN_DE, "dev")
+    assert len(dev) == 510
+    assert [e.id for e in dev] == sorted((e.id for e in dev), key=lambda i: int(i.split(":")[1]))
+    assert all(e.id.startswith("dev:") for e in dev)
+    # SIB-200 deu_Latn/dev.tsv row 2 is index_id 548
+    by_id = {e.id: e for e in dev}
+    assert by_id["dev:548"].target.startswith("Durch den Wechsel vom Viertelmeilen- zum Halbmeilen-Rennen")
+
+
+def test_sib200_quoting_is_read_as_flores_wrote_the_text(data_dir: Path) -> None:
+    # SIB-200 rows from index_id 997 on are devtest sentences: read with CSV quoting they equal the FLORES
+    # lines, including the doubled quotes FLORES itself has in some languages (24 German devtest lines).
+    devtest = read_sentences(data_dir / "flores200" / "flores200_dataset" / "devtest" / "deu_Latn.devtest")
+    rows = read_tsv(data_dir / "sib200" / "annotated" / "deu_Latn" / "dev.tsv", columns=3, quoted=True, header=True)
+    later = {int(index_id): text for _, (index_id, _, text) in rows if int(index_id) >= 997}
+    assert len(later) > 40 and any('""' in text for text in later.values())
+    assert all(text.strip() == devtest[index_id - 997] for index_id, text in later.items())
+
+
+@pytest.mark.parametrize("split", ["devtest", "dev"])
+def test_local_files_are_exactly_the_files_read(data_dir: Path, tmp_path: Path, split: str) -> None:
+    files = TASK.local_files(data_dir, EN_DE, split)
+    assert len(files) == (2 if split == "devtest" else 6)
+    for path in files:  # a DATA_DIR holding only the declared files is enough
+        copy = tmp_path / path.relative_to(data_dir)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, copy)
+    assert TASK.load_local(tmp_path, EN_DE, split) == TASK.load_local(data_dir, EN_DE, split)
+    for path in TASK.local_files(tmp_path, EN_DE, split):  # and every one of them is needed
+        path.rename(path.with_suffix(".gone"))
+        with pytest.raises(DataError, match="data file not found"):
+            TASK.load_local(tmp_path, EN_DE, split)
+        path.with_suffix(".gone").rename(path)
+
+
+def test_short_devtest_file_names_the_file(tmp_path: Path, data_dir: Path) -> None:
+    lines = (data_dir / "flores200" / "flores200_dataset" / "devtest" / "deu_Latn.devtest").read_text().split("\n")
+    path = tmp_path / "deu_Latn.devtest"
+    path.write_text("\n".join(lines[:1011]) + "\n", encoding="utf-8")
+    with pytest.raises(DataError, match=r"deu_Latn\.devtest: expected 1012 sentences, found 1011"):
+        read_sentences(path)
+    path.write_text("\n".join(lines[:5] + ["  "] + lines[6:]), encoding="utf-8")
+    with pytest.raises(DataError, match=r"deu_Latn\.devtest:6: empty sentence"):
+        read_sentences(path)
+
+
+def test_bad_sib_index_id_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "dev.tsv"
+    path.write_text('index_id\tcategory\ttext\n12\ttravel\t"a ""quoted"" text"\nx7\ttravel\tb\n', encoding="utf-8")
+    with pytest.raises(DataError, match=r"dev\.tsv:3: index_id 'x7' is not a number"):
+        read_sib_dev([path])
+
+
+def test_hub_is_refused_with_the_reason() -> None:
+    with pytest.raises(ConfigError, match="flores200.*two configs.*facebook/flores eng_Latn and deu_Latn"):
+        TASK.hub_source(EN_DE, "devtest")
+
+
+# -- directions ---------------------------------------------------------------------------------------------
+def test_default_directions_are_english_to_and_from_every_language() -> None:
+    assert len(DEFAULT_DIRECTIONS) == len(TASK.languages) == 406
+    assert len({d.code for d in DEFAULT_DIRECTIONS}) == 406
+    assert all("eng_Latn" in (d.source, d.target) for d in DEFAULT_DIRECTIONS)
+    assert _codes([]) == [d.code for d in DEFAULT_DIRECTIONS]
+
+
+def test_a_direction_is_a_language_named_by_both_sides() -> None:
+    assert isinstance(EN_DE, TranslationDirection)
+    assert (EN_DE.code, EN_DE.flores, EN_DE.name) == ("eng_Latn-deu_Latn", "deu_Latn", "English → German")
+    assert (DE_EN.flores, DE_EN.name) == ("deu_Latn", "German → English")  # the non-English side
+    de_fr = TASK.language("deu_Latn-fra_Latn")
+    assert (de_fr.flores, de_fr.name, de_fr.iso639_3) == ("fra_Latn", "German → French", "fra")  # the target
+
+
+@pytest.mark.parametrize("selector", ["de", "deu", "deu_Latn", "de-DE"])
+def test_a_language_selects_both_english_directions(selector: str) -> None:
+    assert _codes([selector]) == ["eng_Latn-deu_Latn", "deu_Latn-eng_Latn"]
+
+
+def test_english_selects_every_default_direction_and_zh_both_scripts() -> None:
+    assert len(_codes(["eng_Latn"])) == len(_codes(["en"])) == 406
+    assert _codes(["zh"]) == ["eng_Latn-zho_Hans", "zho_Hans-eng_Latn", "eng_Latn-zho_Hant", "zho_Hant-eng_Latn"]
+
+
+def test_a_pair_selects_that_direction_even_if_not_a_default() -> None:
+    assert _codes(["deu_Latn-fra_Latn"]) == ["deu_Latn-fra_Latn"]
+    assert _codes(["eng_Latn-deu_Latn"]) == ["eng_Latn-deu_Latn"]
+    assert _codes(["de", "eng_Latn-deu_Latn", "fra_Latn-deu_Latn"]) == [
+        "eng_Latn-deu_Latn",
+        "deu_Latn-eng_Latn",
+        "fra_Latn-deu_Latn",
+    ]
+    pair = TASK.language("deu_Latn-fra_Latn")
+    assert pair.matches("deu_Latn-fra_Latn") and not pair.matches("fra_Latn-deu_Latn")
+    assert pair.matches("de") and pair.matches("fr") and not pair.matches("en")
+
+
+def test_unknown_selectors_are_config_errors_naming_the_task() -> None:
+    assert _codes(["xyz"]) == []  # another selected task may have it: the runner reports it
+    with pytest.raises(ConfigError, match="task 'flores200' has no language 'xyz'"):
+        TASK.language("xyz")
+    with pytest.raises(ConfigError, match="'flores200'.*unknown: xxx_Latn"):
+        TASK.select_languages(["xxx_Latn-deu_Latn"])
+    with pytest.raises(ConfigError, match="'flores200'.*into itself"):
+        TASK.language("deu_Latn-deu_Latn")
+    with pytest.raises(ConfigError, match="'flores200': 'de' names 2 translation directions"):
+        TASK.language("de")  # SHOTS_FROM needs one direction
+    with pytest.raises(ConfigError, match="no selected task has language 'xyz_Latn'.*flores200"):
+        validate(RunConfig(model="m", tasks=("flores200",), languages=("xyz_Latn",)))
+
+
+def test_the_runner_accepts_pairs_and_languages() -> None:
+    ((_, selected),) = validate(RunConfig(model="m", tasks=("flores200",), languages=("swh", "deu_Latn-fra_Latn")))
+    assert [d.code for d in selected] == ["eng_Latn-swh_Latn", "swh_Latn-eng_Latn", "deu_Latn-fra_Latn"]
+
+
+def test_display_names_are_unique_and_plain() -> None:
+    names = [display_name(code) for code in FLORES200_CODES]
+    assert len(set(names)) == 204
+    assert not any("individual language" in name for name in names)
+    assert [display_name(c) for c in ("swh_Latn", "npi_Deva", "ory_Orya")] == ["Swahili", "Nepali", "Odia"]
+    assert [display_name(c) for c in ("zho_Hans", "zho_Hant", "ace_Arab")] == [
+        "Chinese",
+        "Chinese (Traditional)",
+        "Acehnese (Arabic)",
+    ]
+
+
+# -- prompts, shots, scores, metrics --------------------------------------------------------------------------
+def test_prompts_are_exact(data_dir: Path) -> None:
+    example = TASK.load_local(data_dir, EN_DE, "devtest")[0]
+    assert TASK.requests(example, EN_DE, "default") == [
+        GenerationRequest(
+            prompt='English: "We now have 4-month-old mice that are non-diabetic that used to be diabetic," he '
+            "added.\nGerman:",
+            stop=("\n",),
+        )
+    ]
+    pair = FloresExample(id="devtest:0", source="Habari ya asubuhi.", target="Good morning.")
+    assert _prompt(pair, "swh_Latn-eng_Latn") == "Swahili: Habari ya asubuhi.\nEnglish:"
+    assert _prompt(pair, "eng_Latn-zho_Hant") == "English: Habari ya asubuhi.\nChinese (Traditional):"
+
+
+def test_shots_are_dev_demonstrations_before_the_prompt(data_dir: Path) -> None:
+    assert TASK.shot_split("devtest") == "dev"
+    pool = TASK.load_local(data_dir, EN_DE, "dev")
+    example = TASK.load_local(data_dir, EN_DE, "devtest")[3]
+    shots = TASK.select_shots(pool, example, 2, seed=1234)
+    assert all(shot.id.startswith("dev:") for shot in shots)
+    (request,) = TASK.requests(example, EN_DE, "default", [Shot(shot, EN_DE) for shot in shots])
+    assert isinstance(request, GenerationRequest)
+    demonstrations = [f"English: {shot.source}\nGerman: {shot.target}" for shot in shots]
+    assert request.prompt == "".join(d + FEWSHOT_DELIMITER for d in demonstrations) + (
+        f"English: {example.source}\nGerman:"
+    )
+    # shots from another direction read as that direction
+    fr = FloresExample(id="dev:1", source="Hello.", target="Bonjour.")
+    assert (
+        TASK.demonstration(Shot(fr, TASK.language("eng_Latn-fra_Latn")), "default")
+        == "English: Hello.\nFrench: Bonjour."
+    )
+
+
+def test_score_strips_the_hypothesis_and_keeps_sentence_chrf() -> None:
+    example = FloresExample(id="devtest:0", source="Good morning.", target="Guten Morgen.")
+    scored = TASK.score(example, EN_DE, "default", ["  Guten Morgen. "])
+    assert (scored.extracted, scored.gold) == ("Guten Morgen.", "Guten Morgen.")
+    assert scored.scores == {"sentence_chrf++": pytest.approx(100.0)}
+    assert scored.details == {"source": "Good morning."}
+
+
+def test_spbleu_is_left_out_with_a_note_without_the_model_file(tmp_path: Path) -> None:
+    task = Flores200(sacrebleu_folder=tmp_path)
+    assert [metric.name for metric in task.metrics("default")] == ["chrf++", "bleu"]
+    (note,) = task.notes("default")
+    assert note.startswith("spbleu left out") and str(tmp_path / "models" / "flores200sacrebleuspm") in note
+
+
+# -- end to end -----------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_end_to_end_two_directions_one_shot(tiny_model: Path, data_dir: Path, tmp_path: Path) -> None:
+    folder = run(
+        RunConfig(
+            model=str(tiny_model),
+            tasks=("flores200",),
+            languages=("eng_Latn-deu_Latn", "swh_Latn-eng_Latn"),
+            limit=3,
+            shots=1,
+            data_dir=data_dir,
+            out_dir=tmp_path,
+            generation=GenerationParams(),
+            backend_options={"batch_size": 8, "progress": False},
+        )
+    )
+    (task,) = json.loads((folder / "results.json").read_text(encoding="utf-8"))["tasks"]
+    samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
+    reason = spbleu_unavailable()
+    assert task["metrics"] == (["chrf++", "bleu"] if reason else ["chrf++", "bleu", "spbleu"])
+    assert task["notes"] == ([reason] if reason else [])
+    assert list(task["languages"]) == ["eng_Latn-deu_Latn", "swh_Latn-eng_Latn"]
+    for code, result in task["languages"].items():
+        mine = [s for s in samples if s["language"] == code]
+        assert result["n"] == len(mine) == 3
+        assert [s["id"] for s in mine] == ["devtest:0", "devtest:1", "devtest:2"]
+        assert all(len(s["details"]["shots"]) == 1 and s["details"]["shots"][0].startswith("dev:") for s in mine)
+        assert result["data"]["shot_pool"]["split"] == "dev" and len(result["data"]["shot_pool"]["files"]) == 6
+        hypotheses, references = [s["extracted"] for s in mine], [s["gold"] for s in mine]
+        assert hypotheses == [s["responses"][0].strip() for s in mine]
+        chrf = result["metrics"]["chrf++"]
+        assert chrf["value"] == CHRF(word_order=2).corpus_score(hypotheses, [references]).score
+        assert chrf["signature"].startswith("chrF2++|nrefs:1|bs:1000|seed:12345|case:mixed|eff:yes|nc:6|nw:2|")
+        assert chrf["signature"].endswith("|stderr:sd_of_bootstrap_scores|n:3") and chrf["unit"] == "score"
+        assert chrf["stderr"] > 0
+        assert "|tok:13a|" in result["metrics"]["bleu"]["signature"]
+    prompt = next(s for s in samples if s["language"] == "swh_Latn-eng_Latn")["requests"][0]["prompt"]
+    assert prompt.startswith("Swahili: ") and prompt.count("\nEnglish:") == 2 and prompt.endswith("\nEnglish:")
+
+
+@pytest.mark.parametrize("code", ["kac_Latn", "tha_Thai"])
+def test_stripping_sentences_changes_no_score(data_dir: Path, code: str) -> None:
+    # kac_Latn: 549 lines end in a space; tha_Thai: ideographic and no-break spaces at the ends
+    path = data_dir / "flores200" / "flores200_dataset" / "devtest" / f"{code}.devtest"
+    raw = path.read_text(encoding="utf-8").split("\n")[:300]
+    hypotheses = [line[len(line) // 3 :] + " " for line in raw]
+    stripped = [line.strip() for line in raw]
+    assert raw != stripped
+    for metric in TASK.metrics("default"):
+        assert isinstance(metric, CorpusTranslationMetric)
+        assert (
+            metric.scorer().corpus_score(hypotheses, [raw]).score
+            == metric.aggregate(
+                [SampleScore(h.strip(), r, {}) for h, r in zip(hypotheses, stripped, strict=True)]
+            ).value
+        )
