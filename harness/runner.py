@@ -116,9 +116,7 @@ def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
     if config.languages:
         for selector in config.languages:
             if not any(lang.matches(selector) for _, langs in plan for lang in langs):
-                valid = "; ".join(
-                    f"{sel.task.name}: {', '.join(lang.code for lang in sel.task.languages)}" for sel, _ in plan
-                )
+                valid = "; ".join(f"{sel.task.name}: {sel.task.language_summary()}" for sel, _ in plan)
                 raise ConfigError(f"no selected task has language {selector!r}; valid: {valid}")
     if config.shots and config.shots_from is not None:
         for selection, _ in plan:

@@ -141,6 +141,11 @@ class Task(ABC, Generic[E]):
             return list(self.languages)
         return [lang for lang in self.languages if any(lang.matches(s) for s in selectors)]
 
+    def language_summary(self) -> str:
+        """The languages as ``xlh tasks`` and error messages list them (dataset code, FLORES code if other)."""
+        codes = [lang.code if lang.code == lang.flores else f"{lang.code} ({lang.flores})" for lang in self.languages]
+        return f"{len(codes)}: {', '.join(codes)}"
+
     def language(self, selector: str) -> Language:
         for language in self.languages:
             if language.matches(selector):

@@ -215,6 +215,13 @@ class Flores200(Task[FloresExample]):
         chosen = [d for d in DEFAULT_DIRECTIONS if any(d.matches(s) for s in selectors if not looks_like_pair(s))]
         return list(dict.fromkeys([*chosen, *pairs]))
 
+    def language_summary(self) -> str:
+        others = [code for code in FLORES200_CODES if code != ENGLISH]
+        return (
+            f"{len(DEFAULT_DIRECTIONS)} directions: {ENGLISH}{PAIR_SEPARATOR}xx and xx{PAIR_SEPARATOR}{ENGLISH} "
+            f"for xx in {', '.join(others)}; any other pair of these on request (e.g. deu_Latn-fra_Latn)"
+        )
+
     def language(self, selector: str) -> Language:
         """The one direction a selector names: a pair; a language selector names two or more, an error."""
         if looks_like_pair(selector):

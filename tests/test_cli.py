@@ -102,7 +102,12 @@ def test_show_reprints_the_table(run_folder: Path, capsys: pytest.CaptureFixture
 def test_tasks_lists_tasks_variants_and_languages(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["tasks"]) == 0
     out = capsys.readouterr().out
-    assert "mgsm" in out and "xnli" in out and "sentence, label" in out and "swh_Latn" in out
+    for name in ("mgsm", "xnli", "xquad", "belebele", "sib200", "flores200"):
+        assert f"│ {name} " in out
+    for variant in ("direct", "native_cot", "en_cot", "sentence", "label", "prompt_5"):
+        assert variant in out
+    assert "sw (swh_Latn)" in out and "nqo_Nkoo" in out and "406 directions" in out
+    assert "shots from" in out and "exemplars" in out
 
 
 def test_cross_lingual_few_shot_run(tiny_model, data_dir, tmp_path) -> None:
