@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 ENGLISH = "eng_Latn"
-METRICS_SHOWN = 2  # per task: the headline metric and the next one
+# Per task: the headline metric and the next one; only the headline when many tasks share the table.
+METRICS_SHOWN, METRICS_SHOWN_MANY_TASKS, MANY_TASKS = 2, 1, 4
 
 
 def _cell(metric: dict[str, Any] | None) -> str:
@@ -29,7 +30,8 @@ def _cell(metric: dict[str, Any] | None) -> str:
 
 def summary_table(result: dict[str, Any]) -> Table:
     """A rich Table from a results.json document (plain data, as written or as loaded)."""
-    columns = [(task, metric) for task in result["tasks"] for metric in task["metrics"][:METRICS_SHOWN]]
+    shown = METRICS_SHOWN_MANY_TASKS if len(result["tasks"]) >= MANY_TASKS else METRICS_SHOWN
+    columns = [(task, metric) for task in result["tasks"] for metric in task["metrics"][:shown]]
     rows = {task["name"] + task["variant"] + task["split"]: _rows_of(task) for task in result["tasks"]}
     languages: dict[str, str] = {}
     for task_rows in rows.values():

@@ -155,7 +155,10 @@ def _assert_no_run_folder(out: Path) -> None:
     ("args", "message"),
     [
         (["--tasks", "mgsm,nope"], "unknown task 'nope'; valid: "),
-        (["--tasks", "mgsm", "--langs", "de,xx"], "no selected task has language 'xx'; valid: mgsm: 11: bn (ben_Beng), de (deu_Latn)"),
+        (
+            ["--tasks", "mgsm", "--langs", "de,xx"],
+            "no selected task has language 'xx'; valid: mgsm: 11: bn (ben_Beng), de (deu_Latn)",
+        ),
         (["--tasks", "xnli:fancy"], "no prompt variant 'fancy'; valid: sentence, label"),
         (["--tasks", "xnli@train"], "no split 'train'; valid: test, validation"),
         (["--limit", "0"], "LIMIT must be a positive number"),
