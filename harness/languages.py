@@ -93,6 +93,7 @@ def from_code(code: str, flores: str | None = None) -> Language:
 
 # The 204 language variants of FLORES-200 v1 (NLLB Team 2022): the file names of ``flores200_dataset/devtest``.
 # SIB-200 has these plus ``nqo_Nkoo``; Belebele's 122 variants are drawn from them (plus a few romanised ones).
+# fmt: off
 FLORES200_CODES: tuple[str, ...] = (
     "ace_Arab", "ace_Latn", "acm_Arab", "acq_Arab", "aeb_Arab", "afr_Latn", "ajp_Arab", "aka_Latn", "als_Latn",
     "amh_Ethi", "apc_Arab", "arb_Arab", "arb_Latn", "ars_Arab", "ary_Arab", "arz_Arab", "asm_Beng", "ast_Latn",
@@ -118,6 +119,7 @@ FLORES200_CODES: tuple[str, ...] = (
     "umb_Latn", "urd_Arab", "uzn_Latn", "vec_Latn", "vie_Latn", "war_Latn", "wol_Latn", "xho_Latn", "ydd_Hebr",
     "yor_Latn", "yue_Hant", "zho_Hans", "zho_Hant", "zsm_Latn", "zul_Latn",
 )
+# fmt: on
 
 
 def flores_language(code: str) -> Language:

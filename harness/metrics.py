@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from harness.requests import ChoiceScores, Response
+
 
 @dataclass(frozen=True)
 class SampleScore:
@@ -92,6 +94,23 @@ def choice_predictions(loglikelihoods: Sequence[float], continuations: Sequence[
     lls = np.asarray(loglikelihoods, dtype=np.float64)
     lengths = np.asarray([float(len(c)) for c in continuations])
     return int(np.argmax(lls)), int(np.argmax(lls / lengths))
+
+
+def choice_sample_score(
+    response: Response, continuations: Sequence[str], names: Sequence[str], gold: int
+) -> SampleScore:
+    """``acc`` and ``acc_norm`` of one multiple-choice answer. ``continuations`` are the choice texts whose
+    length normalises ``acc_norm`` (without the target delimiter, as lm-eval); ``names`` are how results
+    name each choice (a label, a letter)."""
+    if not isinstance(response, ChoiceScores):
+        raise TypeError(f"a multiple-choice task got a {type(response).__name__} response")
+    pred, pred_norm = choice_predictions(response.loglikelihoods, continuations)
+    return SampleScore(
+        extracted=names[pred],
+        gold=names[gold],
+        scores={"acc": float(pred == gold), "acc_norm": float(pred_norm == gold)},
+        details={"loglikelihoods": list(response.loglikelihoods), "prediction_norm": names[pred_norm]},
+    )
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ from typing import Any
 from harness.data import read_jsonl
 from harness.errors import DataError
 from harness.languages import Language, flores_language
-from harness.metrics import MeanMetric, Metric, SampleScore, choice_predictions
-from harness.requests import ChoiceRequest, ChoiceScores, Request, Response
+from harness.metrics import MeanMetric, Metric, SampleScore, choice_sample_score
+from harness.requests import ChoiceRequest, Request, Response
 from harness.task import HubSource, Shot, Task
 
 VERSION = 1
@@ -225,14 +225,7 @@ class Belebele(Task[BelebeleExample]):
         self, example: BelebeleExample, language: Language, variant: str, responses: Sequence[Response]
     ) -> SampleScore:
         (response,) = responses
-        assert isinstance(response, ChoiceScores)
-        pred, pred_norm = choice_predictions(response.loglikelihoods, LETTERS)
-        return SampleScore(
-            extracted=LETTERS[pred],
-            gold=LETTERS[example.correct],
-            scores={"acc": float(pred == example.correct), "acc_norm": float(pred_norm == example.correct)},
-            details={"loglikelihoods": list(response.loglikelihoods), "prediction_norm": LETTERS[pred_norm]},
-        )
+        return choice_sample_score(response, LETTERS, LETTERS, example.correct)
 
     def metrics(self, variant: str) -> tuple[Metric, ...]:
         return (MeanMetric("acc"), MeanMetric("acc_norm"))

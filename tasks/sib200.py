@@ -41,8 +41,8 @@ from harness.classification_metrics import MacroF1, WeightedF1
 from harness.data import read_tsv, require_file
 from harness.errors import DataError
 from harness.languages import FLORES200_CODES, Language, flores_language, language_name
-from harness.metrics import MeanMetric, Metric, SampleScore, choice_predictions
-from harness.requests import ChoiceRequest, ChoiceScores, Request, Response
+from harness.metrics import MeanMetric, Metric, SampleScore, choice_sample_score
+from harness.requests import ChoiceRequest, Request, Response
 from harness.task import HubSource, Shot, Task
 
 VERSION = 1
@@ -210,14 +210,7 @@ class Sib200(Task[SibExample]):
         self, example: SibExample, language: Language, variant: str, responses: Sequence[Response]
     ) -> SampleScore:
         (response,) = responses
-        assert isinstance(response, ChoiceScores)
-        pred, pred_norm = choice_predictions(response.loglikelihoods, LABELS)
-        return SampleScore(
-            extracted=LABELS[pred],
-            gold=LABELS[example.label],
-            scores={"acc": float(pred == example.label), "acc_norm": float(pred_norm == example.label)},
-            details={"loglikelihoods": list(response.loglikelihoods), "prediction_norm": LABELS[pred_norm]},
-        )
+        return choice_sample_score(response, LABELS, LABELS, example.label)
 
     def metrics(self, variant: str) -> tuple[Metric, ...]:
         return (

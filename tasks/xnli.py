@@ -29,8 +29,8 @@ from typing import Any
 from harness.data import read_jsonl, read_tsv
 from harness.errors import DataError
 from harness.languages import Language, from_code
-from harness.metrics import MeanMetric, Metric, SampleScore, choice_predictions
-from harness.requests import ChoiceRequest, ChoiceScores, Request, Response
+from harness.metrics import MeanMetric, Metric, SampleScore, choice_sample_score
+from harness.requests import ChoiceRequest, Request, Response
 from harness.task import HubSource, Shot, Task, check_language_table
 
 VERSION = 1
@@ -195,15 +195,7 @@ class Xnli(Task[XnliExample]):
         self, example: XnliExample, language: Language, variant: str, responses: Sequence[Response]
     ) -> SampleScore:
         (response,) = responses
-        assert isinstance(response, ChoiceScores)
-        choices = choice_texts(example, language, variant)
-        pred, pred_norm = choice_predictions(response.loglikelihoods, choices)
-        return SampleScore(
-            extracted=LABELS[pred],
-            gold=LABELS[example.label],
-            scores={"acc": float(pred == example.label), "acc_norm": float(pred_norm == example.label)},
-            details={"loglikelihoods": list(response.loglikelihoods), "prediction_norm": LABELS[pred_norm]},
-        )
+        return choice_sample_score(response, choice_texts(example, language, variant), LABELS, example.label)
 
     def metrics(self, variant: str) -> tuple[Metric, ...]:
         return (MeanMetric("acc"), MeanMetric("acc_norm"))
