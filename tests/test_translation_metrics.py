@@ -153,11 +153,40 @@ def test_spbleu_without_the_model_file_is_refused_not_downloaded(tmp_path: Path)
     assert not (tmp_path / "models").exists()  # nothing was fetched
 
 
-def test_spbleu_needs_the_sentencepiece_package_too(tmp_path: Path) -> None:
+def test_spbleu_needs_the_sentencepiece_package_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "flores200sacrebleuspm").write_bytes(b"")
+    assert spbleu_unavailable(tmp_path) is None  # sentencepiece is a test dependency
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
     reason = spbleu_unavailable(tmp_path)
-    if importlib.util.find_spec("sentencepiece") is None:
-        assert reason is not None and "sentencepiece package" in reason
-    else:
-        assert reason is None
+    assert reason is not None and "sentencepiece package" in reason
+
+
+def test_spbleu_with_a_local_model_equals_sacrebleus_flores200_bleu(
+    corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real flores200 SentencePiece model is not on this machine (sacrebleu downloads it); a stand-in
+    model trained on FLORES text at the same place exercises the whole path: xlh's spBLEU must equal
+    sacrebleu's own ``BLEU(tokenize="flores200")`` reading the same file."""
+    import sentencepiece
+    from sacrebleu.tokenizers import tokenizer_spm
+
+    hypotheses, references = corpus
+    (tmp_path / "models").mkdir()
+    model_prefix = tmp_path / "models" / "stand-in"
+    sentencepiece.SentencePieceTrainer.train(
+        sentence_iterator=iter(references * 3), model_prefix=str(model_prefix), vocab_size=300, minloglevel=2
+    )
+    (tmp_path / "models" / "stand-in.model").rename(flores200_spm_path(tmp_path))
+    monkeypatch.setattr(tokenizer_spm, "SACREBLEU_DIR", str(tmp_path))  # where sacrebleu looks for it
+
+    ours = SpBleu(sacrebleu_folder=tmp_path).aggregate(_samples(hypotheses, references))
+    theirs = BLEU(tokenize="flores200").corpus_score(hypotheses, [references])
+    assert ours.value == pytest.approx(theirs.score, abs=1e-9)
+    assert 0 < ours.value < 100 and ours.stderr is not None and ours.stderr > 0
+    assert "tok:flores200" in ours.signature
+    from tasks.flores200 import Flores200
+
+    task = Flores200(sacrebleu_folder=tmp_path)
+    assert [metric.name for metric in task.metrics("default")] == ["chrf++", "bleu", "spbleu"]
+    assert task.notes("default") == ()
