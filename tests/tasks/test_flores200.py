@@ -152,6 +152,12 @@ def test_english_selects_every_default_direction_and_zh_both_scripts() -> None:
     assert _codes(["zh"]) == ["eng_Latn-zho_Hans", "zho_Hans-eng_Latn", "eng_Latn-zho_Hant", "zho_Hant-eng_Latn"]
 
 
+def test_english_beside_other_languages_adds_no_directions() -> None:
+    """LANGS=en,de means English and German in every task: for FLORES, the two English-German directions."""
+    assert _codes(["en", "de"]) == _codes(["de", "eng_Latn"]) == ["eng_Latn-deu_Latn", "deu_Latn-eng_Latn"]
+    assert _codes(["en", "deu_Latn-fra_Latn"]) == ["deu_Latn-fra_Latn"]
+
+
 def test_a_pair_selects_that_direction_even_if_not_a_default() -> None:
     assert _codes(["deu_Latn-fra_Latn"]) == ["deu_Latn-fra_Latn"]
     assert _codes(["eng_Latn-deu_Latn"]) == ["eng_Latn-deu_Latn"]
