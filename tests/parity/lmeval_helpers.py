@@ -81,3 +81,15 @@ def xlh_samples(model: Path, data_dir: Path, out: Path, tasks: tuple[str, ...], 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     return path
+
+
+def belebele_record(example: Any) -> dict[str, Any]:
+    """A Belebele example in the Hub's row format, as lm-eval's belebele YAMLs read it."""
+    return {
+        "link": example.link,
+        "question_number": example.question_number,
+        "flores_passage": example.passage,
+        "question": example.question,
+        **{f"mc_answer{i + 1}": answer for i, answer in enumerate(example.answers)},
+        "correct_answer_num": str(example.correct + 1),
+    }

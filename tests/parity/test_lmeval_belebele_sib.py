@@ -22,7 +22,7 @@ from harness.languages import flores_language
 from harness.runner import RunConfig, run
 from tasks.belebele import Belebele
 from tasks.sib200 import LABELS, PROMPTS, Sib200, SibExample, prompt
-from tests.parity.lmeval_helpers import lmeval_yaml, run_lmeval_output, write_jsonl
+from tests.parity.lmeval_helpers import belebele_record, lmeval_yaml, run_lmeval_output, write_jsonl
 
 pytestmark = pytest.mark.slow
 
@@ -105,17 +105,7 @@ def both(tiny_model, data_dir, tmp_path_factory, lmeval_root) -> dict[str, Any]:
     names = []
     for code in BELEBELE_LANGS:
         examples = belebele.load_local(data_dir, belebele.language(code), "test")[:LIMIT]
-        records = [
-            {
-                "link": e.link,
-                "question_number": e.question_number,
-                "flores_passage": e.passage,
-                "question": e.question,
-                **{f"mc_answer{i + 1}": answer for i, answer in enumerate(e.answers)},
-                "correct_answer_num": str(e.correct + 1),
-            }
-            for e in examples
-        ]
+        records = [belebele_record(e) for e in examples]
         data = write_jsonl(folder / f"belebele_{code}.jsonl", records)
         lmeval_yaml(folder, f"parity_belebele_{code}", lmeval_root / "belebele" / f"belebele_{code}.yaml", "test", data)
         names.append(f"parity_belebele_{code}")

@@ -17,7 +17,7 @@ from harness.backends import GenerationParams, create_backend
 from harness.model_store import KNOWN_MODELS, build_model, cache_dir
 from harness.registry import get_task
 from harness.requests import ChoiceRequest
-from tests.parity.lmeval_helpers import lmeval_yaml, run_lmeval, write_jsonl, xlh_samples
+from tests.parity.lmeval_helpers import belebele_record, lmeval_yaml, run_lmeval, write_jsonl, xlh_samples
 
 pytestmark = pytest.mark.slow
 
@@ -54,15 +54,7 @@ def test_xnli_belebele_and_mgsm_agree_with_lm_eval(gemma: Path, data_dir: Path, 
         names.append(f"real_xnli_{code}")
     for code in BELEBELE_LANGS:
         examples = belebele.load_local(data_dir, belebele.language(code), "test")[:BELEBELE_LIMIT]
-        records = [
-            {
-                "flores_passage": e.passage,
-                "question": e.question,
-                **{f"mc_answer{i + 1}": answer for i, answer in enumerate(e.answers)},
-                "correct_answer_num": str(e.correct + 1),
-            }
-            for e in examples
-        ]
+        records = [belebele_record(e) for e in examples]
         data = write_jsonl(tmp_path / f"belebele_{code}.jsonl", records)
         lmeval_yaml(tmp_path, f"real_belebele_{code}", lmeval_root / "belebele" / f"belebele_{code}.yaml", "test", data)
         names.append(f"real_belebele_{code}")
