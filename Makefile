@@ -18,6 +18,7 @@ SHOT_SEED ?=
 BACKEND  ?=
 CHAT     ?=
 BASE_URL ?=
+CACHE    ?=
 DATA_DIR ?= $(if $(wildcard ../shared/data),../shared/data,)
 OUT      ?= results
 ROLE     ?=
@@ -44,7 +45,7 @@ test: install
 eval: install
 	$(BIN)/xlh eval --model "$(or $(MODEL),$(DEFAULT_MODEL))" --out "$(OUT)" \
 		$(if $(BACKEND),--backend "$(BACKEND)") $(if $(filter 1 yes true,$(CHAT)),--chat) \
-		$(if $(BASE_URL),--base-url "$(BASE_URL)") \
+		$(if $(BASE_URL),--base-url "$(BASE_URL)") $(if $(CACHE),--cache "$(CACHE)") \
 		$(if $(TASKS),--tasks "$(TASKS)") $(if $(LANGS),--langs "$(LANGS)") \
 		$(if $(LIMIT),--limit "$(LIMIT)") $(if $(ROLE),--role "$(ROLE)") $(if $(PARENTS),--parents "$(PARENTS)") \
 		$(if $(SHOTS),--shots "$(SHOTS)") $(if $(SHOTS_FROM),--shots-from "$(SHOTS_FROM)") \

