@@ -50,7 +50,9 @@ Q = TypeVar("Q")
 
 
 def default_path() -> Path:
-    """``$XLH_CACHE_DIR/responses.sqlite`` or ``~/.cache/xlh/responses.sqlite``."""
+    """``$XLH_RESPONSE_CACHE``, else ``$XLH_CACHE_DIR/responses.sqlite``, else ``~/.cache/xlh/responses.sqlite``."""
+    if os.environ.get("XLH_RESPONSE_CACHE"):
+        return Path(os.environ["XLH_RESPONSE_CACHE"])
     root = os.environ.get("XLH_CACHE_DIR")
     return (Path(root) if root else Path.home() / ".cache" / "xlh") / "responses.sqlite"
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+# Runs in tests (in-process and `make eval` subprocesses alike) never read or fill the user's response
+# store: they share one store of this test session (tests of the store itself use their own files).
+os.environ["XLH_RESPONSE_CACHE"] = os.path.join(tempfile.mkdtemp(prefix="xlh-test-responses-"), "responses.sqlite")
 
 
 def _data_dir() -> Path:
