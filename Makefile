@@ -26,8 +26,13 @@ ROLE     ?=
 PARENTS  ?=
 NAMES    ?=
 PYTEST_ARGS ?=
+# `make regress`: two run folders; TOL in points (percentage points for accuracy, chrF++ points); REPORT: JSON.
+BASELINE ?=
+CANDIDATE ?=
+TOL      ?=
+REPORT   ?=
 
-.PHONY: install test eval tasks models bench leaderboard browser tiny-model check clean
+.PHONY: install test eval tasks models bench leaderboard regress browser tiny-model check clean
 
 install: $(VENV)/.installed
 
@@ -76,6 +81,13 @@ browser:
 			echo "warning: the leaderboard browser test needs chromium and chromium-driver (apt-get install chromium chromium-driver)" >&2; \
 		fi; \
 	fi
+
+# Paired significance tests per task and language (Holm across languages): exit 1 on a significant drop
+# larger than TOL points, 2 when the runs are not comparable (make itself reports any failure as 2).
+regress: install
+	@test -n "$(BASELINE)" -a -n "$(CANDIDATE)" || { echo "usage: make regress BASELINE=<run folder> CANDIDATE=<run folder> [TOL=points] [REPORT=file.json]" >&2; exit 2; }
+	$(BIN)/xlh regress --baseline "$(BASELINE)" --candidate "$(CANDIDATE)" \
+		$(if $(TOL),--tol "$(TOL)") $(if $(REPORT),--report "$(REPORT)")
 
 tasks: install
 	$(BIN)/xlh tasks

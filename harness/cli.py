@@ -1,4 +1,4 @@
-"""The ``xlh`` command line: ``xlh eval``, ``xlh tasks``, ``xlh show``, ``xlh tiny-model``."""
+"""The ``xlh`` command line: eval, tasks, models, cache, show, leaderboard, regress, tiny-model."""
 
 from __future__ import annotations
 
@@ -111,6 +111,14 @@ def _parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="print the summary table of a run folder")
     show.add_argument("run_folder", type=Path)
+
+    from harness.regress import add_arguments as regress_arguments
+
+    regress_arguments(
+        commands.add_parser(
+            "regress", help="paired significance tests of a candidate run against a baseline (exit 1: a regression)"
+        )
+    )
 
     tiny = commands.add_parser("tiny-model", help="build a tiny random Llama model (tests, smoke runs)")
     tiny.add_argument("out", type=Path)
@@ -306,6 +314,10 @@ def main(argv: list[str] | None = None) -> int:
 
             print_summary(load_results(args.run_folder))
             return 0
+        if args.command == "regress":
+            from harness.regress import run_regress
+
+            return run_regress(args)
         if args.command == "tiny-model":
             from harness.tiny_model import build_tiny_model
 
