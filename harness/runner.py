@@ -38,6 +38,7 @@ from harness.results import (
     model_slug,
     to_jsonable,
 )
+from harness.study import Recipe
 from harness.task import Example, Shot, Task
 
 log = logging.getLogger("xlh")
@@ -81,6 +82,9 @@ class RunConfig:
     backend_options: dict[str, Any] = field(default_factory=dict)
     role: str | None = None
     parents: tuple[str, ...] = ()
+    display_name: str | None = None  # the model's name in tables (default: the model folder's name)
+    study: str | None = None
+    recipe: Recipe | None = None
     full_fingerprint: bool = False
     command: tuple[str, ...] = ()
     shots: int = 0
@@ -197,6 +201,9 @@ def run(config: RunConfig, backend: Backend | None = None) -> Path:
             model=model,
             role=config.role,
             parents=list(config.parents),
+            display_name=config.display_name,
+            study=config.study,
+            recipe=config.recipe,
             backend=engine.info(),
             generation=config.generation,
             tasks=tasks,
