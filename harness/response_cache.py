@@ -57,6 +57,20 @@ def default_path() -> Path:
     return (Path(root) if root else Path.home() / ".cache" / "xlh") / "responses.sqlite"
 
 
+def _open(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
+        connection.execute(_SCHEMA)
+        connection.execute(_INDEX)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
 def _warn(message: str) -> None:
     print(f"xlh: warning: {message}", file=sys.stderr)
 
@@ -67,16 +81,22 @@ class ResponseStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.connection: sqlite3.Connection | None = None
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at checkpoints, never corrupt
-            connection.execute(_SCHEMA)
-            connection.execute(_INDEX)
-            self.connection = connection
-        except (sqlite3.Error, OSError) as error:
-            self._disable(error)
+        deadline = time.monotonic() + BUSY_TIMEOUT_S
+        while True:
+            try:
+                self.connection = _open(path)
+                return
+            except sqlite3.OperationalError as error:
+                # Two runs creating the store at once: switching to WAL takes an exclusive lock that SQLite's
+                # busy handler does not wait for, so wait here (anything else disables the store).
+                if "locked" in str(error) and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                self._disable(error)
+                return
+            except (sqlite3.Error, OSError) as error:
+                self._disable(error)
+                return
 
     @property
     def enabled(self) -> bool:

@@ -134,6 +134,7 @@ def test_two_concurrent_runs_on_one_store_both_complete_correctly(tiny_model, da
     for process in processes:
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr
+        assert "warning" not in stderr, stderr  # neither run lost its store to the other
     assert _stored(cache) == 2 * 2 * 100
     for i, model in enumerate((tiny_model, merged)):
         concurrent = _newest_run(tmp_path / f"out{i}")
