@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from harness.data import sha256_file
+from harness.errors import ModelError
 
 SMALL_FILES = (
     "config.json",
@@ -115,11 +116,25 @@ def _hub_snapshot(repo_id: str, revision: str | None) -> Path | None:
         return None
 
 
+def looks_local(model: str) -> bool:
+    """A Hub id is "name" or "org/name"; anything that exists, starts like a path or has more parts is a folder."""
+    return Path(model).expanduser().exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
+
+
+def require_model_folder_if_local(model: str) -> None:
+    """A model given as a folder must be one, with a config.json (a Hub id passes: it is checked on loading)."""
+    if not looks_local(model):
+        return
+    path = Path(model).expanduser()
+    if not path.is_dir():
+        raise ModelError(f"model folder {model} not found (give an HF model folder or a Hub id like org/name)")
+    if not (path / "config.json").is_file():
+        raise ModelError(f"{model} is not a transformers model folder: config.json is missing")
+
+
 def check_model_folder(folder: Path) -> None:
     """A model folder is usable: config.json parses, every weight file it needs exists, and no safetensors
     file is truncated (its size matches its header). Raises ModelError naming the file at fault."""
-    from harness.errors import ModelError
-
     config = folder / "config.json"
     if not config.is_file():
         raise ModelError(f"{folder} is not a transformers model folder: config.json is missing")
@@ -146,8 +161,6 @@ def check_model_folder(folder: Path) -> None:
 
 
 def _check_safetensors(path: Path) -> None:
-    from harness.errors import ModelError
-
     size = path.stat().st_size
     with path.open("rb") as handle:
         head = handle.read(8)

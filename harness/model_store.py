@@ -315,7 +315,7 @@ def write_provenance(folder: Path, spec: GgufModel, fixes: list[str], checks: di
 def check_model(model: str) -> None:
     """Fail before any work when ``model`` cannot be what it claims: a missing, corrupt or truncated
     folder, a known short name not built yet, or a bare word that is neither (a Hub id is org/name)."""
-    from harness.model_info import check_model_folder
+    from harness.model_info import check_model_folder, looks_local
 
     path = Path(model).expanduser()
     if path.is_dir():
@@ -323,8 +323,7 @@ def check_model(model: str) -> None:
         return
     if model in KNOWN_MODELS:
         raise ModelError(f"model {model!r} is not built yet: run `make models` (or `xlh models build {model}`)")
-    looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1 or path.exists()
-    if looks_local:
+    if looks_local(model):
         raise ModelError(f"model folder {model} not found; known short names: {known_names()}")
     if "/" not in model:
         raise ModelError(

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -21,8 +20,10 @@ from tqdm.auto import tqdm
 
 import harness
 from harness.backends.base import BackendInfo, GenerationParams
-from harness.backends.tokenization import EncodedChoice, encode_choice, special_tokens_kwargs
+from harness.backends.scoring import encode_for_scoring
+from harness.backends.tokenization import EncodedChoice, special_tokens_kwargs
 from harness.errors import ConfigError, ModelError
+from harness.model_info import require_model_folder_if_local
 from harness.requests import ChoiceRequest, ChoiceScores, GenerationRequest
 
 SCORE_MODES = ("shared_context", "full")
@@ -132,16 +133,7 @@ class TransformersBackend:
 
     # -- choice scoring ---------------------------------------------------------------------------
     def _encode(self, request: ChoiceRequest) -> EncodedChoice:
-        encoded = encode_choice(self.tokenizer, request.context, request.continuations, self.add_bos_token)
-        for text, tokens in zip(request.continuations, encoded.continuations, strict=True):
-            if not tokens:
-                raise ValueError(f"continuation {text!r} encodes to no tokens (context {request.context[-80:]!r})")
-        longest = max(len(tokens) for tokens in encoded.continuations)
-        if len(encoded.context) + longest > self.max_length + 1:
-            # Keep the end of the context, as lm-eval does.
-            keep = max(1, self.max_length + 1 - longest)
-            encoded = EncodedChoice(context=encoded.context[-keep:], continuations=encoded.continuations)
-        return encoded
+        return encode_for_scoring(self.tokenizer, request, self.max_length, self.add_bos_token)
 
     def _score_shared_context(self, batch: list[_ChoiceItem]) -> list[ChoiceScores]:
         pad = self._pad_id()
@@ -338,13 +330,7 @@ def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 def _load(model: str, revision: str | None, device: torch.device, dtype: torch.dtype, trust_remote_code: bool):
-    path = Path(model).expanduser()
-    # A Hub id is "name" or "org/name"; anything that exists, starts like a path or has more parts is a folder.
-    looks_local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
-    if looks_local and not path.is_dir():
-        raise ModelError(f"model folder {model} not found (give an HF model folder or a Hub id like org/name)")
-    if looks_local and not (path / "config.json").is_file():
-        raise ModelError(f"{model} is not a transformers model folder: config.json is missing")
+    require_model_folder_if_local(model)
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             model, revision=revision, trust_remote_code=trust_remote_code

@@ -43,6 +43,7 @@ from harness.backends.hf import cut_at_stop
 from harness.backends.scoring import SharedPlan, TokenScores, choice_scores, encode_for_scoring, shared_plan
 from harness.backends.tokenization import EncodedChoice, special_tokens_kwargs
 from harness.errors import ConfigError, ModelError
+from harness.model_info import require_model_folder_if_local
 from harness.requests import ChoiceRequest, ChoiceScores, GenerationRequest
 
 SCORE_MODES = ("shared_context", "full")
@@ -119,7 +120,7 @@ class VLLMBackend:
         self.progress = progress
         self.device = "cuda" if on_gpu() else "cpu"
         environment = {} if self.device == "cuda" else _configure_cpu_environment()
-        _check_model_path(model)
+        require_model_folder_if_local(model)
         self.tokenizer = _load_tokenizer(model, revision, trust_remote_code)
         self.chat = ChatTemplate.of(self.tokenizer, model) if chat else None
 
@@ -390,15 +391,6 @@ def _resolve_dtype(dtype: str, device: str) -> str:
     if dtype not in ("float32", "bfloat16", "float16", "half", "float"):
         raise ConfigError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
     return dtype
-
-
-def _check_model_path(model: str) -> None:
-    path = Path(model).expanduser()
-    looks_local = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
-    if looks_local and not path.is_dir():
-        raise ModelError(f"model folder {model} not found (give an HF model folder or a Hub id like org/name)")
-    if looks_local and not (path / "config.json").is_file():
-        raise ModelError(f"{model} is not a transformers model folder: config.json is missing")
 
 
 def _load_tokenizer(model: str, revision: str | None, trust_remote_code: bool) -> Any:
