@@ -73,6 +73,7 @@ def _parse(code: str) -> langcodes.Language | None:
     return langcodes.Language.make(language=tag.language, script=given.script or tag.script)
 
 
+@cache  # prompts name their languages once per item
 def language_name(code: str) -> str:
     """English display name from CLDR (``deu_Latn`` -> ``German``; ``zho_Hant`` -> ``Chinese (Traditional)``)."""
     tag = langcodes.Language.get(code.replace("_", "-"))

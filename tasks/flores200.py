@@ -44,7 +44,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +67,6 @@ TARGET_DELIMITER = " "  # between a demonstration's prompt and its reference
 _CODES = frozenset(FLORES200_CODES)
 
 
-@cache
-def display_name(code: str) -> str:
-    """The English name of a FLORES-200 variant in prompts and result tables (``swh_Latn`` -> Swahili)."""
-    return language_name(code)
-
-
 @dataclass(frozen=True)
 class TranslationDirection(Language):
     """Translation from ``source`` into ``target`` (FLORES-200 codes). ``code`` is ``source-target``;
@@ -85,7 +78,7 @@ class TranslationDirection(Language):
 
     @property
     def name(self) -> str:
-        return f"{display_name(self.source)} → {display_name(self.target)}"
+        return f"{language_name(self.source)} → {language_name(self.target)}"
 
     def matches(self, selector: str) -> bool:
         """A pair selector names exactly this direction; a language selector any direction from or into it."""
@@ -176,7 +169,7 @@ def read_sib_dev(paths: Sequence[Path]) -> dict[int, str]:
 
 # -- prompts and scoring ------------------------------------------------------------------------------------
 def prompt(example: FloresExample, pair: TranslationDirection) -> str:
-    return f"{display_name(pair.source)}: {example.source}\n{display_name(pair.target)}:"
+    return f"{language_name(pair.source)}: {example.source}\n{language_name(pair.target)}:"
 
 
 def render(example: FloresExample, pair: TranslationDirection, prefix: str = "") -> GenerationRequest:

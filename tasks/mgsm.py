@@ -45,7 +45,7 @@ from harness.errors import ConfigError, DataError
 from harness.languages import Language, from_code
 from harness.metrics import MeanMetric, Metric, SampleScore, SumMetric
 from harness.requests import GenerationRequest, Request, Response
-from harness.task import FEWSHOT_DELIMITER, HubSource, Shot, Task, check_language_table
+from harness.task import HubSource, Shot, Task, check_language_table
 
 VERSION = 2  # 2: native_cot / en_cot variants, few-shot exemplars
 SPLIT = "test"
@@ -180,12 +180,15 @@ def demonstration(example: MgsmExample, language: Language, variant: str) -> str
 
 
 def render(
-    example: MgsmExample, language: Language, variant: str, shots: Sequence[Shot[MgsmExample]] = ()
+    example: MgsmExample,
+    language: Language,
+    variant: str,
+    prefix: str = "",
+    shot_languages: Sequence[Language] = (),
 ) -> GenerationRequest:
-    """The prompt after its demonstrations; generation stops where the model starts a new question, in the
-    item's language or in the language of the shots (English exemplars teach "Question:")."""
-    prefix = "".join(demonstration(s.example, s.language, variant) + FEWSHOT_DELIMITER for s in shots)
-    stops = dict.fromkeys(DIRECT_WORDS[lang.code].question for lang in (language, *(s.language for s in shots)))
+    """The prompt after its demonstrations (``prefix``); generation stops where the model starts a new
+    question, in the item's language or in the language of the shots (English exemplars teach "Question:")."""
+    stops = dict.fromkeys(DIRECT_WORDS[lang.code].question for lang in (language, *shot_languages))
     return GenerationRequest(prompt=prefix + prompt(example, language, variant), stop=tuple(stops))
 
 
@@ -306,7 +309,8 @@ class Mgsm(Task[MgsmExample]):
     def requests(
         self, example: MgsmExample, language: Language, variant: str, shots: Sequence[Shot[MgsmExample]] = ()
     ) -> list[Request]:
-        return [render(example, language, variant, shots)]
+        prefix = self.fewshot_prefix(shots, variant)
+        return [render(example, language, variant, prefix, [shot.language for shot in shots])]
 
     def demonstration(self, shot: Shot[MgsmExample], variant: str) -> str:
         return demonstration(shot.example, shot.language, variant)

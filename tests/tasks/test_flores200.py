@@ -8,7 +8,7 @@ from sacrebleu.metrics import CHRF
 from harness.backends import GenerationParams
 from harness.data import read_tsv
 from harness.errors import ConfigError, DataError
-from harness.languages import FLORES200_CODES
+from harness.languages import FLORES200_CODES, language_name
 from harness.metrics import SampleScore
 from harness.requests import GenerationRequest
 from harness.runner import RunConfig, run, validate
@@ -20,7 +20,6 @@ from tasks.flores200 import (
     Flores200,
     FloresExample,
     TranslationDirection,
-    display_name,
     read_sentences,
     read_sib_dev,
 )
@@ -191,11 +190,11 @@ def test_the_runner_accepts_pairs_and_languages() -> None:
 
 
 def test_display_names_are_unique_and_plain() -> None:
-    names = [display_name(code) for code in FLORES200_CODES]
+    names = [language_name(code) for code in FLORES200_CODES]
     assert len(set(names)) == 204
     assert not any("individual language" in name for name in names)
-    assert [display_name(c) for c in ("swh_Latn", "npi_Deva", "ory_Orya")] == ["Swahili", "Nepali", "Odia"]
-    assert [display_name(c) for c in ("zho_Hans", "zho_Hant", "ace_Arab")] == [
+    assert [language_name(c) for c in ("swh_Latn", "npi_Deva", "ory_Orya")] == ["Swahili", "Nepali", "Odia"]
+    assert [language_name(c) for c in ("zho_Hans", "zho_Hant", "ace_Arab")] == [
         "Chinese",
         "Chinese (Traditional)",
         "Acehnese (Arabic)",
