@@ -42,7 +42,7 @@ from harness import paired_stats
 from harness.errors import ConfigError, DataError, XlhError
 from harness.metrics import Metric, SampleScore
 from harness.registry import get_task
-from harness.results import RESULTS_FILE, SAMPLES_FILE, atomic_write_text, to_jsonable
+from harness.results import RESULTS_FILE, SAMPLES_FILE, SampleKey, atomic_write_text, read_sample_scores, to_jsonable
 
 REPORT_SCHEMA_VERSION = 1
 DEFAULT_ALPHA = 0.05
@@ -138,7 +138,6 @@ class Options:
 
 
 # -- reading run folders ------------------------------------------------------------------------------------
-SampleKey = tuple[str, str, str]  # task, variant, language
 
 
 @dataclass(frozen=True)
@@ -172,29 +171,7 @@ def load_run(path: Path) -> Run:
         raise DataError(f"not valid JSON: {error.msg}", results_file, error.lineno) from error
     if not isinstance(result, dict) or not isinstance(result.get("tasks"), list):
         raise DataError("not an xlh results file (no task list)", results_file)
-    return Run(folder, result, _read_samples(samples_file))
-
-
-def _read_samples(path: Path) -> dict[SampleKey, dict[str, SampleScore]]:
-    groups: dict[SampleKey, dict[str, SampleScore]] = {}
-    with path.open(encoding="utf-8") as stream:
-        for line_number, line in enumerate(stream, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                key = (record["task"], record["variant"], record["language"])
-                item, scored = (
-                    str(record["id"]),
-                    SampleScore(record["extracted"], record["gold"], record["scores"], record.get("details") or {}),
-                )
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
-                raise DataError(f"not a sample record ({error})", path, line_number) from error
-            group = groups.setdefault(key, {})
-            if item in group:
-                raise DataError(f"item {item} of {'/'.join(key)} appears twice", path, line_number)
-            group[item] = scored
-    return groups
+    return Run(folder, result, read_sample_scores(samples_file))
 
 
 # -- comparability ------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import shutil
@@ -19,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.base import BackendInfo, GenerationParams
-from harness.errors import OutputError
-from harness.metrics import MetricValue
+from harness.data import read_jsonl
+from harness.errors import DataError, OutputError
+from harness.metrics import MetricValue, SampleScore
 from harness.model_info import ModelInfo
 from harness.study import Recipe
 
@@ -180,3 +182,25 @@ def load_results(path: Path) -> dict[str, Any]:
     """Read a results.json (or the one inside a run folder) as plain data."""
     file = path / RESULTS_FILE if path.is_dir() else path
     return json.loads(file.read_text(encoding="utf-8"))
+
+
+SampleKey = tuple[str, str, str]  # task, variant, language
+
+
+def read_sample_scores(path: Path) -> dict[SampleKey, dict[str, SampleScore]]:
+    """A samples.jsonl as per-item scores: (task, variant, language) -> item id -> SampleScore, in file
+    order. Scores written as null (NaN is not JSON) come back as NaN. Errors name the file and line."""
+    groups: dict[SampleKey, dict[str, SampleScore]] = {}
+    for line_number, record in read_jsonl(path):
+        try:
+            key = (record["task"], record["variant"], record["language"])
+            item = str(record["id"])
+            scores = {name: math.nan if value is None else float(value) for name, value in record["scores"].items()}
+            scored = SampleScore(record["extracted"], record["gold"], scores, record.get("details") or {})
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise DataError(f"not a sample record ({type(error).__name__}: {error})", path, line_number) from error
+        group = groups.setdefault(key, {})
+        if item in group:
+            raise DataError(f"item {item} of {'/'.join(key)} appears twice", path, line_number)
+        group[item] = scored
+    return groups

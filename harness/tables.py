@@ -45,11 +45,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import XlhError
+from harness.errors import DataError, XlhError
 from harness.language_groups import GROUPINGS, group_of, group_sort_key
 from harness.metrics import Metric, MetricValue, SampleScore
 from harness.paired_stats import item_statistic
-from harness.results import RESULTS_FILE, SAMPLES_FILE, model_slug
+from harness.results import RESULTS_FILE, SAMPLES_FILE, model_slug, read_sample_scores
 
 ENGLISH = "eng_Latn"
 ROLE_ORDER = ("base", "expert", "merged", None)
@@ -242,26 +242,12 @@ def load_study_runs(study_file: Path, results_dir: Path) -> list[Run]:
 def _samples(folder: Path) -> dict[tuple[str, str, str], dict[str, SampleScore]]:
     """(task, variant, language code) -> item id -> SampleScore, from a run's samples.jsonl."""
     file = folder / SAMPLES_FILE
-    found: dict[tuple[str, str, str], dict[str, SampleScore]] = {}
+    if not file.is_file():
+        raise TableError(f"{file}: missing; deltas and merge gains need the per-item scores")
     try:
-        with file.open(encoding="utf-8") as handle:
-            for line_number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                record = json.loads(line)
-                key = (record["task"], record["variant"], record["language"])
-                items = found.setdefault(key, {})
-                if record["id"] in items:
-                    raise TableError(f"{file}:{line_number}: item {record['id']!r} of {key} appears twice")
-                scores = {name: math.nan if v is None else float(v) for name, v in record["scores"].items()}
-                items[record["id"]] = SampleScore(
-                    record["extracted"], record["gold"], scores, record.get("details", {})
-                )
-    except FileNotFoundError as error:
-        raise TableError(f"{file}: missing; deltas and merge gains need the per-item scores") from error
-    except (ValueError, KeyError, TypeError) as error:
-        raise TableError(f"{file}: malformed ({type(error).__name__}: {error})") from error
-    return found
+        return read_sample_scores(file)
+    except DataError as error:
+        raise TableError(str(error)) from error
 
 
 # -- which results share a table ----------------------------------------------------------------------------
