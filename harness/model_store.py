@@ -126,8 +126,9 @@ def build_model(
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fixes = convert(gguf, staging)
-        checks = verify_tokenizer(gguf, staging)
+        metadata = gguf_tokenizer_metadata(gguf)  # read once: the 262,144-entry vocabulary takes a while
+        fixes = convert(gguf, staging, metadata)
+        checks = verify_tokenizer(gguf, staging, metadata)
         write_provenance(staging, spec, fixes, checks)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(staging, target)
@@ -191,13 +192,11 @@ def _find_wheel(folder: Path, requirement: str) -> Path | None:
     return matches[0] if matches else None
 
 
-def convert(gguf: Path, out: Path) -> list[str]:
+def convert(gguf: Path, out: Path, metadata: dict[str, Any]) -> list[str]:
     """Dequantise a GGUF into an HF folder at ``out``; returns the fixes applied to transformers' result."""
     import torch
     import transformers
-    from gguf import GGUFReader
 
-    metadata = gguf_tokenizer_metadata(GGUFReader(str(gguf)))
     fixes: list[str] = []
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     if bool(getattr(tokenizer, "add_bos_token", False)) != metadata["add_bos_token"]:
@@ -224,8 +223,11 @@ def convert(gguf: Path, out: Path) -> list[str]:
     return fixes
 
 
-def gguf_tokenizer_metadata(reader: Any) -> dict[str, Any]:
+def gguf_tokenizer_metadata(gguf: Path) -> dict[str, Any]:
     """Vocabulary, special token ids and the add-BOS flag from a GGUF's ``tokenizer.ggml.*`` fields."""
+    from gguf import GGUFReader
+
+    reader = GGUFReader(str(gguf))
 
     def scalar(key: str) -> Any:
         field = reader.fields.get(key)
@@ -255,13 +257,11 @@ PROBE_SENTENCES = (
 )
 
 
-def verify_tokenizer(gguf: Path, folder: Path) -> dict[str, Any]:
-    """Check the saved tokenizer against the GGUF: same vocabulary by id, same BOS/EOS ids, BOS added
-    exactly when the GGUF says so, and lossless round trips. Raises ModelError naming the mismatch."""
+def verify_tokenizer(gguf: Path, folder: Path, metadata: dict[str, Any]) -> dict[str, Any]:
+    """Check the saved tokenizer against the GGUF's ``metadata``: same vocabulary by id, same BOS/EOS ids,
+    BOS added exactly when the GGUF says so, and lossless round trips. Raises ModelError naming the mismatch."""
     import transformers
-    from gguf import GGUFReader
 
-    metadata = gguf_tokenizer_metadata(GGUFReader(str(gguf)))
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(folder))
     ours = tokenizer.convert_ids_to_tokens(list(range(len(metadata["tokens"]))))
     # SentencePiece writes a space as "▁"; llama.cpp stores Gemma's whitespace-run pieces with plain spaces.
