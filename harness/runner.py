@@ -251,19 +251,20 @@ def _prepare(
     units: list[_Unit] = []
     infos: dict[tuple[str, str], DataInfo] = {}
     skipped: dict[tuple[str, str], str] = {}
+    pools: dict[tuple[str, str, str], tuple[list[Example], DataInfo]] = {}  # English shots serve every language
     for selection, languages in plan:
         for language in languages:
             key = (selection.key, language.code)
             try:
                 examples, info = load_examples(selection.task, language, selection.split, config.data_dir)
-                shots_for, info = _shot_source(selection, language, examples, info, config)
+                shots_for, info = _shot_source(selection, language, examples, info, config, pools)
             except FileNotFoundError as missing:
                 reason = f"data file not found: {missing}"
                 print(f"xlh: skipping {selection.task.name}/{language.code}: {reason}", file=sys.stderr)
                 skipped[key] = reason
                 continue
             infos[key] = info
-            for example in examples[: config.limit] if config.limit else examples:
+            for example in examples[: config.limit]:
                 shots = shots_for(example)
                 requests = selection.task.requests(example, language, selection.variant, shots)
                 units.append(_Unit(selection, language, example, requests, [shot.example.id for shot in shots]))
@@ -271,9 +272,15 @@ def _prepare(
 
 
 def _shot_source(
-    selection: TaskSelection, language: Language, examples: list[Example], info: DataInfo, config: RunConfig
+    selection: TaskSelection,
+    language: Language,
+    examples: list[Example],
+    info: DataInfo,
+    config: RunConfig,
+    pools: dict[tuple[str, str, str], tuple[list[Example], DataInfo]],
 ) -> tuple[Callable[[Example], list[Shot]], DataInfo]:
-    """How to draw the shots of each example of one language, and the data info with the pool recorded."""
+    """How to draw the shots of each example of one language, and the data info with the pool recorded.
+    ``pools`` keeps each pool loaded once per run (task, language, split)."""
     task = selection.task
     if not config.shots:
         return lambda example: [], info
@@ -282,7 +289,10 @@ def _shot_source(
     if shot_language == language and pool_split == selection.split:
         pool, pool_info = examples, info
     else:
-        pool, pool_info = load_examples(task, shot_language, pool_split, config.data_dir)
+        key = (task.name, shot_language.code, pool_split)
+        if key not in pools:
+            pools[key] = load_examples(task, shot_language, pool_split, config.data_dir)
+        pool, pool_info = pools[key]
     info = dataclasses.replace(info, shot_pool=dataclasses.replace(pool_info, language=shot_language.code))
 
     def shots_for(example: Example) -> list[Shot]:
