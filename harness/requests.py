@@ -41,11 +41,34 @@ Request = GenerationRequest | ChoiceRequest
 @dataclass(frozen=True)
 class ChoiceScores:
     """Per continuation: summed token log-probability, number of tokens, whether greedy decoding would
-    have produced exactly these tokens."""
+    have produced exactly these tokens. ``truncated_tokens``: context tokens cut from the left (after the
+    BOS token, which is kept) so that context and the longest continuation fit the model."""
 
     loglikelihoods: tuple[float, ...]
     token_counts: tuple[int, ...]
     is_greedy: tuple[bool, ...]
+    truncated_tokens: int = 0
 
 
-Response = str | ChoiceScores
+# Why a generation ended: a stop sequence of the request, the model's end-of-sequence token, or the token
+# budget (``max_new_tokens``, or the context window). "length" answers are cut, not finished.
+FINISH_REASONS = ("stop", "eos", "length")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A generated continuation (cut before its stop sequence), why it ended (one of ``FINISH_REASONS``),
+    and how many prompt tokens were cut from the left (after BOS, which is kept) to leave room for
+    ``max_new_tokens``."""
+
+    text: str
+    finish_reason: str
+    truncated_tokens: int = 0
+
+    def __post_init__(self) -> None:
+        if self.finish_reason not in FINISH_REASONS:
+            raise ValueError(f"unknown finish reason {self.finish_reason!r}; valid: {', '.join(FINISH_REASONS)}")
+
+
+Answer = Generation | ChoiceScores  # what a backend returns for one request
+Response = str | ChoiceScores  # what a task scores: a generation's text, or the choice scores

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from harness.requests import ChoiceRequest, ChoiceScores, GenerationRequest
+from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,9 @@ class BackendInfo:
 class Backend(Protocol):
     """A model behind a small batched interface. Implementations must return answers in request order."""
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
-        """Greedy (or run-parameter) continuations, cut at the first stop sequence (which is removed)."""
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        """Greedy (or run-parameter) continuations, cut at the first stop sequence (which is removed), each
+        with its finish reason and the number of prompt tokens truncated."""
         ...
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
