@@ -7,13 +7,16 @@ BIN      := $(VENV)/bin
 # Without MODEL: gemma-3-270m (built by `make models` on first use) on a small default slice.
 DEFAULT_MODEL := gemma-3-270m
 DEFAULT_SLICE_LANGS := en,de,sw
-DEFAULT_SLICE_LIMIT := 5
+DEFAULT_SLICE_LIMIT := 7
 MODEL    ?=
 # STUDY=studies/x.yaml: evaluate each model of the study without complete results (its own eval selection).
 STUDY    ?=
 TASKS    ?=
 LANGS    ?= $(if $(or $(MODEL),$(STUDY)),,$(DEFAULT_SLICE_LANGS))
 LIMIT    ?= $(if $(or $(MODEL),$(STUDY)),,$(DEFAULT_SLICE_LIMIT))
+# LIMIT_MODE=first: the first LIMIT items of each file (lm-eval's behaviour) instead of the seeded sample.
+LIMIT_MODE ?=
+LIMIT_SEED ?=
 SHOTS    ?=
 SHOTS_FROM ?=
 SHOT_SEED ?=
@@ -67,7 +70,8 @@ eval: install
 		$(if $(BACKEND),--backend "$(BACKEND)") $(if $(filter 1 yes true,$(CHAT)),--chat) \
 		$(if $(BASE_URL),--base-url "$(BASE_URL)") $(if $(CACHE),--cache "$(CACHE)") \
 		$(if $(TASKS),--tasks "$(TASKS)") $(if $(LANGS),--langs "$(LANGS)") \
-		$(if $(LIMIT),--limit "$(LIMIT)") $(if $(ROLE),--role "$(ROLE)") $(if $(PARENTS),--parents "$(PARENTS)") \
+		$(if $(LIMIT),--limit "$(LIMIT)") $(if $(LIMIT_MODE),--limit-mode "$(LIMIT_MODE)") \
+		$(if $(LIMIT_SEED),--limit-seed "$(LIMIT_SEED)") $(if $(ROLE),--role "$(ROLE)") $(if $(PARENTS),--parents "$(PARENTS)") \
 		$(if $(SHOTS),--shots "$(SHOTS)") $(if $(SHOTS_FROM),--shots-from "$(SHOTS_FROM)") \
 		$(if $(SHOT_SEED),--shot-seed "$(SHOT_SEED)") \
 		$(if $(DATA_DIR),--data-dir "$(DATA_DIR)",--hub)

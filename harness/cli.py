@@ -48,6 +48,14 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--tasks", default=None, help="comma-separated task[:variant][@split] (default: all)")
     ev.add_argument("--langs", default=None, help="comma-separated languages: dataset codes (de) or FLORES (deu_Latn)")
     ev.add_argument("--limit", type=int, default=None, help="examples per language (default: all)")
+    ev.add_argument(
+        "--limit-mode",
+        choices=("sample", "first"),
+        default=None,
+        help="which LIMIT items: a seeded sample keeping every class, the same in every language and model "
+        "(sample, default), or the first N of the file as lm-eval does (first)",
+    )
+    ev.add_argument("--limit-seed", type=int, default=None, help="seed of the LIMIT sample (default 1234)")
     # None: the study's value with --study, else 0 shots and seed 1234.
     ev.add_argument("--shots", type=int, default=None, help="solved examples shown before each prompt (default 0)")
     ev.add_argument("--shot-seed", type=int, default=None, help="seed of the few-shot draw (default 1234)")
@@ -159,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    from harness.sampling import DEFAULT_LIMIT_MODE, DEFAULT_LIMIT_SEED
     from harness.study import Recipe, StudyEval
 
     if args.study:
@@ -176,6 +185,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         tasks=_csv(args.tasks),
         langs=_csv(args.langs),
         limit=args.limit,
+        limit_mode=args.limit_mode or DEFAULT_LIMIT_MODE,
+        limit_seed=DEFAULT_LIMIT_SEED if args.limit_seed is None else args.limit_seed,
         shots=args.shots or 0,
         shots_from=args.shots_from or None,
         shot_seed=1234 if args.shot_seed is None else args.shot_seed,
@@ -187,7 +198,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _eval_study(args: argparse.Namespace) -> int:
     """Evaluate each model of a study that has no complete results in --out (the study's selection, with any
-    of --tasks/--langs/--limit/--shots/--shots-from/--shot-seed given on the command line instead)."""
+    of --tasks/--langs/--limit/--limit-mode/--limit-seed/--shots/--shots-from/--shot-seed given on the command
+    line instead)."""
     from harness.study import StudyEval, load_study, missing_results
 
     given = [flag for flag in ("model", "name", "role", "parents", "recipe", "recipe_file") if getattr(args, flag)]
@@ -200,6 +212,8 @@ def _eval_study(args: argparse.Namespace) -> int:
         tasks=_csv(args.tasks) or defaults.tasks,
         langs=_csv(args.langs) or defaults.langs,
         limit=defaults.limit if args.limit is None else args.limit,
+        limit_mode=args.limit_mode or defaults.limit_mode,
+        limit_seed=defaults.limit_seed if args.limit_seed is None else args.limit_seed,
         shots=defaults.shots if args.shots is None else args.shots,
         shots_from=args.shots_from or defaults.shots_from,
         shot_seed=defaults.shot_seed if args.shot_seed is None else args.shot_seed,
@@ -235,6 +249,8 @@ def _run_config(args: argparse.Namespace, model: str, selection: StudyEvalType) 
         tasks=selection.tasks or tuple(sorted(all_tasks())),
         languages=selection.langs,
         limit=selection.limit,
+        limit_mode=selection.limit_mode,
+        limit_seed=selection.limit_seed,
         backend=backend,
         data_dir=data_dir,
         out_dir=Path(args.out),

@@ -25,14 +25,14 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, XlhError
-from harness.results import RESULTS_FILE, SCHEMA_VERSION
+from harness.results import RESULTS_FILE, SCHEMA_VERSION, atomic_write_text
+from harness.sampling import task_sampling
 
 ENGLISH = "eng_Latn"
 OUTPUTS = ("leaderboard.md", "leaderboard.csv", "leaderboard.html")
@@ -54,6 +54,7 @@ class TaskConfig:
     shots_from: str | None  # None: zero-shot or shots in the item's own language
     shot_seed: int | None
     limit: float | None  # examples per language; lm-eval also takes a fraction
+    sampling: str  # which items a LIMIT took: harness.sampling.sampling_of ("all", "first", "seed S")
     metric: str  # the headline metric
     unit: str  # "fraction" (shown as %), "score" (0..100) or "count"
     harness: str  # "xlh" or "lm-eval 0.4.13"
@@ -69,6 +70,7 @@ class TaskConfig:
             self.shots_from or "",
             self.limit is None,
             self.limit or 0,
+            self.sampling,
             self.version,
             self.shot_seed or 0,
             self.metric,
@@ -194,7 +196,7 @@ def display_name(name: str) -> str:
 
 
 def read_xlh(doc: dict[str, Any], path: Path) -> list[Entry]:
-    """The entries of one xlh ``results.json`` (schema 1 or 2)."""
+    """The entries of one xlh ``results.json`` (schema 1 up to SCHEMA_VERSION)."""
     if not isinstance(doc.get("schema_version"), int) or doc["schema_version"] > SCHEMA_VERSION:
         raise Malformed(f"unknown schema_version {doc.get('schema_version')!r} (this xlh reads 1..{SCHEMA_VERSION})")
     model = doc["model"]
@@ -232,6 +234,7 @@ def read_xlh(doc: dict[str, Any], path: Path) -> list[Entry]:
             shots_from=None if not shots or shots_from in (None, "same language") else str(shots_from),
             shot_seed=task.get("shot_seed") if shots else None,
             limit=task.get("limit"),
+            sampling=task_sampling(task),
             metric=str(headline),
             unit=units[0],
             harness=XLH,
@@ -330,6 +333,8 @@ def _label(config: TaskConfig, ambiguous: bool) -> str:
         parts.append(f"from {config.shots_from}")
     if config.limit is not None:
         parts.append(f"LIMIT {config.limit:g}")
+        if config.sampling != "first" or config.harness == XLH:
+            parts.append(f"({config.sampling})")  # a seeded sample and the first N are different columns
     if ambiguous:  # only where another column shares everything above
         parts.append(config.version)
         if config.shot_seed is not None:
@@ -466,25 +471,9 @@ def write(board: Leaderboard, out: Path | None = None) -> list[Path]:
     texts = {"leaderboard.md": to_markdown(board), "leaderboard.csv": to_csv(board), "leaderboard.html": to_html(board)}
     paths = []
     for name, text in texts.items():
-        _atomic_write(out / name, text)
+        atomic_write_text(out / name, text)  # honours the umask: a page others may read or serve
         paths.append(out / name)
     return paths
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write beside ``path`` and rename over it; readable by all (a page a web server may serve), unlike
-    ``mkstemp``'s private 0600."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fchmod(stream.fileno(), 0o644)
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def main(root: Path) -> int:

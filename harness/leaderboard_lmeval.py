@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.errors import ConfigError
 from harness.leaderboard import Entry, LanguageScore, Malformed, ModelKey, TaskConfig, digest, display_name, number
+from harness.sampling import sampling_of
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ def read_lmeval(doc: dict[str, Any], path: Path, notes: list[str]) -> list[Entry
             shots_from=None,
             shot_seed=run_config.get("fewshot_seed") if shots else None,
             limit=run_config.get("limit"),
+            sampling=sampling_of(run_config.get("limit"), "first", None),  # lm-eval takes the first N documents
             metric=ours,
             unit="fraction",
             harness=harness,

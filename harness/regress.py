@@ -43,6 +43,7 @@ from harness.errors import ConfigError, DataError, XlhError
 from harness.metrics import Metric, SampleScore
 from harness.registry import get_task
 from harness.results import RESULTS_FILE, SAMPLES_FILE, SampleKey, atomic_write_text, read_sample_scores, to_jsonable
+from harness.sampling import task_sampling
 
 REPORT_SCHEMA_VERSION = 1
 DEFAULT_ALPHA = 0.05
@@ -214,7 +215,12 @@ def task_differences(base: dict[str, Any], cand: dict[str, Any], notes: list[str
         for field_name in TASK_FIELDS
         if base.get(field_name) != cand.get(field_name)
     ]
-    if base.get("limit") != cand.get("limit"):
+    if base.get("limit") is not None and cand.get("limit") is not None and task_sampling(base) != task_sampling(cand):
+        found.append(
+            f"{name}: LIMIT items chosen by {task_sampling(base)} (baseline) vs {task_sampling(cand)} (candidate): "
+            "different samples"
+        )
+    elif base.get("limit") != cand.get("limit"):
         notes.append(
             f"{name}: LIMIT {base.get('limit')} (baseline) vs {cand.get('limit')} (candidate): shared items only"
         )

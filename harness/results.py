@@ -12,8 +12,8 @@ import json
 import math
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +26,10 @@ from harness.metrics import MetricValue, SampleScore
 from harness.model_info import ModelInfo
 from harness.study import Recipe
 
-# 2: few-shot fields (shot_seed, shots_from, data.shot_pool); 3: lineage (display_name, study, recipe)
-SCHEMA_VERSION = 3
+# 2: few-shot fields (shot_seed, shots_from, data.shot_pool); 3: lineage (display_name, study, recipe);
+# 4: LIMIT samples (limit_mode, limit_seed, data.sample_ids), truncation and finish reasons (per sample and
+# counted per language), the split of every sample. A schema 1-3 run with a LIMIT took the first N items.
+SCHEMA_VERSION = 4
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
 
@@ -43,6 +45,7 @@ class DataInfo:
     total_examples: int = 0
     language: str | None = None  # set on a few-shot pool: the language its shots are in
     shot_pool: DataInfo | None = None  # where this language's few-shot demonstrations came from
+    sample_ids: list[str] | None = None  # the items a LIMIT selected, in file order (None: every item)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,10 @@ class LanguageResult:
     n: int
     metrics: dict[str, MetricValue]
     data: DataInfo
+    # Facts of the run that can move scores: samples whose prompt or context was cut from the left to fit the
+    # model, and generations that ended at the token budget ("length") rather than a stop sequence or EOS.
+    truncated: int = 0
+    length_capped: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,8 @@ class TaskResult:
     shot_seed: int | None
     shots_from: str | None  # "same language" or the language the shots are in
     limit: int | None
+    limit_mode: str | None  # with a LIMIT: "sample" (seeded stratified, harness/sampling.py) or "first"
+    limit_seed: int | None  # with limit_mode "sample"
     metrics: list[str]  # display order; the first is the headline
     languages: dict[str, LanguageResult]
     skipped: dict[str, str] = field(default_factory=dict)  # language code -> reason
@@ -96,14 +105,17 @@ class SampleRecord:
 
     task: str
     variant: str
+    split: str
     language: str
     id: str
     requests: list[dict[str, Any]]
-    responses: list[Any]
+    responses: list[Any]  # a generation's text, or a choice request's scores
     extracted: Any
     gold: Any
     scores: dict[str, float]
     details: dict[str, Any] = field(default_factory=dict)
+    truncated_tokens: int = 0  # prompt/context tokens cut from the left over all of the sample's requests
+    finish_reasons: list[str] = field(default_factory=list)  # per generation request: stop, eos or length
 
 
 def to_jsonable(record: Any) -> Any:
@@ -130,8 +142,11 @@ def model_slug(name_or_path: str) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``text`` to a temporary file beside ``path`` and rename it over ``path``. The file gets the
+    permissions of any file the user creates (0666 less the umask), not mkstemp's 0600: results folders are
+    shared, and another user's ``make leaderboard`` must be able to read them."""
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)

@@ -21,11 +21,11 @@ from harness.data import sha256_file
 from harness.errors import ConfigError, DataError
 from harness.languages import Language
 from harness.metrics import SampleScore
-from harness.model_info import ModelInfo, describe_model
+from harness.model_info import ModelInfo, describe_model, with_adapter
 from harness.model_store import check_model
 from harness.model_store import resolve as resolve_model
 from harness.registry import all_tasks, get_task
-from harness.requests import ChoiceRequest, GenerationRequest, Request, Response
+from harness.requests import Answer, ChoiceRequest, Generation, GenerationRequest, Request, Response
 from harness.response_cache import CacheIdentity, CachingBackend, ResponseStore
 from harness.results import (
     SCHEMA_VERSION,
@@ -38,6 +38,7 @@ from harness.results import (
     model_slug,
     to_jsonable,
 )
+from harness.sampling import DEFAULT_LIMIT_MODE, DEFAULT_LIMIT_SEED, check_limit_mode, limit_examples
 from harness.study import Recipe
 from harness.task import Example, Shot, Task
 
@@ -74,6 +75,8 @@ class RunConfig:
     tasks: tuple[str, ...]
     languages: tuple[str, ...] | None = None
     limit: int | None = None
+    limit_mode: str = DEFAULT_LIMIT_MODE  # "sample": seeded stratified sample (harness/sampling.py); "first": lm-eval's
+    limit_seed: int = DEFAULT_LIMIT_SEED
     backend: str = "hf"
     data_dir: Path | None = None  # None: datasets come from the Hugging Face Hub
     out_dir: Path = Path("results")
@@ -102,13 +105,27 @@ class _Unit:
     example: Example
     requests: list[Request]
     shot_ids: list[str] = field(default_factory=list)
-    responses: list[Response] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+
+    @property
+    def responses(self) -> list[Response]:
+        """What the task scores: a generation's text, a choice request's scores."""
+        return [answer.text if isinstance(answer, Generation) else answer for answer in self.answers]
+
+    @property
+    def truncated_tokens(self) -> int:
+        return sum(answer.truncated_tokens for answer in self.answers)
+
+    @property
+    def finish_reasons(self) -> list[str]:
+        return [answer.finish_reason for answer in self.answers if isinstance(answer, Generation)]
 
 
 def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
     """Check the selection before any work: tasks, variants, splits, languages, LIMIT, SHOTS."""
     if config.limit is not None and config.limit < 1:
         raise ConfigError(f"LIMIT must be a positive number of examples per language, got {config.limit}")
+    check_limit_mode(config.limit_mode)
     if config.shots < 0:
         raise ConfigError(f"SHOTS must be 0 or more, got {config.shots}")
     if not config.tasks:
@@ -140,6 +157,7 @@ def load_examples(task: Task, language: Language, split: str, data_dir: Path | N
             if not path.is_file():
                 raise FileNotFoundError(str(path))
         examples = task.load_local(data_dir, language, split)
+        check_examples(task, language, split, examples, where=str(files[0]) if files else task.data_folder)
         info = DataInfo(
             source="local",
             split=split,
@@ -155,7 +173,16 @@ def _load_hub(task: Task, language: Language, split: str) -> tuple[list[Example]
 
     source = task.hub_source(language, split)
     dataset = datasets.load_dataset(source.path, source.name, split=source.split, revision=source.revision)
-    examples = [task.from_hub_record(dict(row), index, language) for index, row in enumerate(dataset)]
+    where = f"Hub dataset {source.path} ({source.name or 'default'}, split {source.split})"
+    examples = []
+    for index, row in enumerate(dataset):
+        try:
+            examples.append(task.from_hub_record(dict(row), index, language))
+        except (KeyError, TypeError, ValueError) as error:
+            raise DataError(
+                f"row {index}: not a {task.name} record ({type(error).__name__}: {error})", where
+            ) from error
+    check_examples(task, language, split, examples, where=where)
     hub = {
         "path": source.path,
         "name": source.name,
@@ -164,6 +191,22 @@ def _load_hub(task: Task, language: Language, split: str) -> tuple[list[Example]
         "fingerprint": getattr(dataset, "_fingerprint", None),
     }
     return list(examples), DataInfo(source="hub", split=split, hub=hub, total_examples=len(examples))
+
+
+def check_examples(task: Task, language: Language, split: str, examples: list[Example], where: str) -> None:
+    """The checks every split passes wherever it came from (local files or the Hub): not empty, item ids
+    unique (they pair items across languages, models and runs), and the count the task expects."""
+    if not examples:
+        raise DataError(f"{task.name}/{language.code}: split {split!r} has no examples", where)
+    seen: set[str] = set()
+    for example in examples:
+        if example.id in seen:
+            raise DataError(f"{task.name}/{language.code}: item id {example.id!r} appears twice in {split!r}", where)
+        seen.add(example.id)
+    expected = task.expected_examples(split)
+    if expected is not None and len(examples) != expected:
+        raise DataError(f"{task.name}/{language.code}: expected {expected} examples in {split!r}, found "
+                        f"{len(examples)}", where)  # fmt: skip
 
 
 def run(config: RunConfig, backend: Backend | None = None) -> Path:
@@ -184,7 +227,10 @@ def run(config: RunConfig, backend: Backend | None = None) -> Path:
         engine = backend or create_backend(
             config.backend, config.model, config.generation, revision=config.revision, **config.backend_options
         )
-        model = describe_model(config.model, config.revision, full=config.full_fingerprint)
+        model = with_adapter(
+            describe_model(config.model, config.revision, full=config.full_fingerprint),
+            config.backend_options.get("lora_path"),  # type: ignore[arg-type]
+        )
         cached = _with_cache(engine, model, config)
         model_loaded_at = time.perf_counter()
         _answer(cached, units)
@@ -236,7 +282,15 @@ def _with_cache(engine: Backend, model: ModelInfo, config: RunConfig) -> Caching
     if not store.enabled:
         return CachingBackend(engine, None, None)
     return CachingBackend(
-        engine, store, CacheIdentity.of(config.model, model.fingerprint, engine.info(), config.generation)
+        engine,
+        store,
+        CacheIdentity.of(
+            config.model,
+            model.fingerprint,
+            engine.info(),
+            config.generation,
+            adapter_fingerprint=model.adapter_fingerprint,
+        ),
     )
 
 
@@ -263,8 +317,18 @@ def _prepare(
                 print(f"xlh: skipping {selection.task.name}/{language.code}: {reason}", file=sys.stderr)
                 skipped[key] = reason
                 continue
+            chosen = limit_examples(
+                examples,
+                config.limit,
+                config.limit_mode,
+                config.limit_seed,
+                selection.task.name,
+                selection.task.stratum,
+            )
+            if config.limit is not None:
+                info = dataclasses.replace(info, sample_ids=[example.id for example in chosen])
             infos[key] = info
-            for example in examples[: config.limit]:
+            for example in chosen:
                 shots = shots_for(example)
                 requests = selection.task.requests(example, language, selection.variant, shots)
                 units.append(_Unit(selection, language, example, requests, [shot.example.id for shot in shots]))
@@ -307,7 +371,7 @@ def _answer(engine: Backend, units: list[_Unit]) -> None:
     generation: list[tuple[_Unit, int, GenerationRequest]] = []
     choice: list[tuple[_Unit, int, ChoiceRequest]] = []
     for unit in units:
-        unit.responses = [None] * len(unit.requests)  # type: ignore[list-item]
+        unit.answers = [None] * len(unit.requests)  # type: ignore[list-item]
         for slot, request in enumerate(unit.requests):
             if isinstance(request, GenerationRequest):
                 generation.append((unit, slot, request))
@@ -317,10 +381,10 @@ def _answer(engine: Backend, units: list[_Unit]) -> None:
                 raise TypeError(f"unknown request kind {type(request).__name__}")
     if generation:
         for (unit, slot, _), text in zip(generation, engine.generate([r for _, _, r in generation]), strict=True):
-            unit.responses[slot] = text
+            unit.answers[slot] = text
     if choice:
         for (unit, slot, _), scores in zip(choice, engine.score_choices([r for _, _, r in choice]), strict=True):
-            unit.responses[slot] = scores
+            unit.answers[slot] = scores
 
 
 def _score(
@@ -332,7 +396,9 @@ def _score(
 ) -> tuple[list[TaskResult], list[SampleRecord]]:
     samples: list[SampleRecord] = []
     per_language: dict[tuple[str, str], list[SampleScore]] = {}
+    units_of: dict[tuple[str, str], list[_Unit]] = {}
     for unit in units:
+        units_of.setdefault((unit.selection.key, unit.language.code), []).append(unit)
         task, variant = unit.selection.task, unit.selection.variant
         scored = task.score(unit.example, unit.language, variant, unit.responses)
         per_language.setdefault((unit.selection.key, unit.language.code), []).append(scored)
@@ -340,6 +406,7 @@ def _score(
             SampleRecord(
                 task=task.name,
                 variant=variant,
+                split=unit.selection.split,
                 language=unit.language.code,
                 id=unit.example.id,
                 requests=[to_jsonable(r) for r in unit.requests],
@@ -348,8 +415,11 @@ def _score(
                 gold=scored.gold,
                 scores=scored.scores,
                 details={**scored.details, "shots": unit.shot_ids} if unit.shot_ids else scored.details,
+                truncated_tokens=unit.truncated_tokens,
+                finish_reasons=unit.finish_reasons,
             )
         )
+    _warn_cut(units)
     results = []
     for selection, languages in plan:
         task = selection.task
@@ -360,6 +430,7 @@ def _score(
             if key not in per_language:
                 continue
             scores = per_language[key]
+            mine = units_of[key]
             language_results[language.code] = LanguageResult(
                 code=language.code,
                 flores=language.flores,
@@ -367,6 +438,8 @@ def _score(
                 n=len(scores),
                 metrics={metric.name: metric.aggregate(scores) for metric in metrics},
                 data=infos[key],
+                truncated=sum(1 for unit in mine if unit.truncated_tokens),
+                length_capped=sum(1 for unit in mine if "length" in unit.finish_reasons),
             )
         results.append(
             TaskResult(
@@ -378,6 +451,8 @@ def _score(
                 shot_seed=config.shot_seed if config.shots else None,
                 shots_from=(config.shots_from or "same language") if config.shots else None,
                 limit=config.limit,
+                limit_mode=config.limit_mode if config.limit is not None else None,
+                limit_seed=config.limit_seed if config.limit is not None and config.limit_mode == "sample" else None,
                 metrics=[metric.name for metric in metrics],
                 languages=language_results,
                 skipped={lang: why for (key, lang), why in skipped.items() if key == selection.key},
@@ -385,6 +460,24 @@ def _score(
             )
         )
     return results, samples
+
+
+def _warn_cut(units: list[_Unit]) -> None:
+    """One warning per task and language whose prompts were truncated or whose generations hit the budget:
+    both move scores, and neither shows in a score."""
+    cut: dict[tuple[str, str], list[int]] = {}
+    for unit in units:
+        counts = cut.setdefault((unit.selection.key, unit.language.code), [0, 0, 0])
+        counts[0] += 1
+        counts[1] += bool(unit.truncated_tokens)
+        counts[2] += "length" in unit.finish_reasons
+    for (task, language), (total, truncated, capped) in cut.items():
+        if truncated:
+            print(f"xlh: warning: {task}/{language}: {truncated} of {total} samples had their prompt cut from the "
+                  "left to fit the model (truncated_tokens in samples.jsonl)", file=sys.stderr)  # fmt: skip
+        if capped:
+            print(f"xlh: warning: {task}/{language}: {capped} of {total} generations stopped at the token budget "
+                  "(finish_reasons 'length' in samples.jsonl)", file=sys.stderr)  # fmt: skip
 
 
 __all__ = ["RunConfig", "TaskSelection", "load_examples", "run", "validate"]

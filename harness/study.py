@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import XlhError
+from harness.sampling import DEFAULT_LIMIT_MODE, DEFAULT_LIMIT_SEED, LIMIT_MODES, sampling_of, task_sampling
 
 ROLES = ("base", "expert", "merged")
 STUDY_KEYS = {"name", "description", "models", "eval"}
 MODEL_KEYS = {"name", "model", "role", "parents", "recipe", "recipe_file", "revision", "description"}
-EVAL_KEYS = {"tasks", "langs", "limit", "shots", "shots_from", "shot_seed"}
+EVAL_KEYS = {"tasks", "langs", "limit", "limit_mode", "limit_seed", "shots", "shots_from", "shot_seed"}
 
 
 class StudyError(XlhError):
@@ -90,6 +91,8 @@ class StudyEval:
     tasks: tuple[str, ...] | None = None
     langs: tuple[str, ...] | None = None
     limit: int | None = None
+    limit_mode: str = DEFAULT_LIMIT_MODE
+    limit_seed: int = DEFAULT_LIMIT_SEED
     shots: int = 0
     shots_from: str | None = None
     shot_seed: int = 1234
@@ -223,10 +226,18 @@ def _eval(raw: Any, path: Path) -> StudyEval:
         tasks=_string_list(data.get("tasks"), path, "eval.tasks"),
         langs=_string_list(data.get("langs"), path, "eval.langs"),
         limit=None if data.get("limit") is None else _int(data["limit"], path, "eval.limit", minimum=1),
+        limit_mode=_limit_mode(data.get("limit_mode", DEFAULT_LIMIT_MODE), path),
+        limit_seed=_int(data.get("limit_seed", DEFAULT_LIMIT_SEED), path, "eval.limit_seed", minimum=0),
         shots=_int(data.get("shots", 0), path, "eval.shots", minimum=0),
         shots_from=None if data.get("shots_from") is None else _string(data["shots_from"], path, "eval.shots_from"),
         shot_seed=_int(data.get("shot_seed", 1234), path, "eval.shot_seed", minimum=0),
     )
+
+
+def _limit_mode(value: Any, path: Path) -> str:
+    if value not in LIMIT_MODES:
+        raise StudyError(path, "eval.limit_mode", f"must be one of {', '.join(LIMIT_MODES)}, found {value!r}")
+    return str(value)
 
 
 def _mapping(value: Any, path: Path, where: str, allowed: set[str]) -> dict[str, Any]:
@@ -356,6 +367,7 @@ def _covers(run: RunSummary, chosen: Any, selection: StudyEval) -> bool:
             and result["variant"] == chosen.variant
             and result["split"] == chosen.split
             and result["limit"] == selection.limit
+            and task_sampling(result) == sampling_of(selection.limit, selection.limit_mode, selection.limit_seed)
             and result["shots"] == selection.shots
             and (not selection.shots or result.get("shot_seed") == selection.shot_seed)
             and (not selection.shots or result.get("shots_from") == (selection.shots_from or "same language"))

@@ -50,6 +50,7 @@ from harness.language_groups import GROUPINGS, group_of, group_sort_key
 from harness.metrics import Metric, MetricValue, SampleScore
 from harness.paired_stats import item_statistic
 from harness.results import RESULTS_FILE, SAMPLES_FILE, model_slug, read_sample_scores
+from harness.sampling import task_sampling
 
 ENGLISH = "eng_Latn"
 ROLE_ORDER = ("base", "expert", "merged", None)
@@ -76,10 +77,11 @@ class TaskSetting:
     shot_seed: int | None
     shots_from: str | None
     limit: int | None
+    sampling: str  # which items a LIMIT took: harness.sampling.sampling_of ("all", "first", "seed S")
 
     def describe(self) -> str:
         shots = f"{self.shots}-shot" + (f" (seed {self.shot_seed}, from {self.shots_from})" if self.shots else "")
-        limit = f"LIMIT {self.limit}" if self.limit else "all items"
+        limit = f"LIMIT {self.limit} ({self.sampling})" if self.limit else "all items"
         return f"{self.name} v{self.version}, variant {self.variant}, split {self.split}, {shots}, {limit}"
 
     def differences(self, other: TaskSetting) -> list[str]:
@@ -165,6 +167,7 @@ def _task_scores(task: dict[str, Any]) -> TaskScores:
         shot_seed=task.get("shot_seed"),
         shots_from=task.get("shots_from"),
         limit=task.get("limit"),
+        sampling=task_sampling(task),
     )
     languages = {
         code: LanguageScores(

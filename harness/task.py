@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -79,6 +79,11 @@ class Task(ABC, Generic[E]):
     def load_local(self, data_dir: Path, language: Language, split: str) -> list[E]:
         """Read the examples of one language from the original files (errors name file and line)."""
 
+    def expected_examples(self, split: str) -> int | None:
+        """How many examples a language has in ``split`` (checked for local files and the Hub alike); None
+        when it varies."""
+        return None
+
     @abstractmethod
     def hub_source(self, language: Language, split: str) -> HubSource:
         """Where the same split lives on the Hugging Face Hub."""
@@ -99,6 +104,11 @@ class Task(ABC, Generic[E]):
     @abstractmethod
     def metrics(self, variant: str) -> tuple[Metric, ...]:
         """The metrics reported for a variant, in display order (the first is the headline)."""
+
+    def stratum(self, example: E) -> Hashable | None:
+        """The class an item belongs to (a topic, a gold label), so that a LIMIT sample keeps every class in
+        proportion (see harness/sampling.py); None for tasks without classes."""
+        return None
 
     def notes(self, variant: str) -> tuple[str, ...]:
         """Facts about this run of the task worth keeping in results (e.g. why a metric was left out)."""

@@ -212,6 +212,9 @@ class Sib200(Task[SibExample]):
         (response,) = responses
         return choice_sample_score(response, LABELS, LABELS, example.label)
 
+    def stratum(self, example: SibExample) -> int:
+        return example.label  # the test files are sorted by topic: a LIMIT sample keeps every topic
+
     def metrics(self, variant: str) -> tuple[Metric, ...]:
         return (
             MeanMetric("acc"),
