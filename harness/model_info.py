@@ -7,6 +7,7 @@ the start and middle of every tensor (fast on multi-GB checkpoints); ``full=True
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import struct
@@ -44,6 +45,8 @@ class ModelInfo:
     fingerprint: str
     fingerprint_method: str
     files: dict[str, str] = field(default_factory=dict)
+    adapter: str | None = None  # a LoRA adapter folder applied on top (vLLM ``--lora``)
+    adapter_fingerprint: str | None = None  # fingerprint_folder of the adapter: part of the model's identity
 
 
 def weight_digest(path: Path, full: bool = False) -> str:
@@ -105,6 +108,17 @@ def describe_model(name_or_path: str, revision: str | None = None, full: bool = 
         return ModelInfo(name_or_path, revision, None, f"unresolved:{name_or_path}@{revision}", "none", {})
     fingerprint, files = fingerprint_folder(folder, full)
     return ModelInfo(name_or_path, revision, str(folder.resolve()), fingerprint, method, files)
+
+
+def with_adapter(model: ModelInfo, adapter: str | None) -> ModelInfo:
+    """The model with its LoRA adapter's folder and fingerprint (a run with an adapter is another model)."""
+    if adapter is None:
+        return model
+    folder = Path(adapter).expanduser()
+    if not folder.is_dir():
+        raise ModelError(f"LoRA adapter {adapter}: not a folder")
+    fingerprint, _ = fingerprint_folder(folder)
+    return dataclasses.replace(model, adapter=str(folder.resolve()), adapter_fingerprint=fingerprint)
 
 
 def _hub_snapshot(repo_id: str, revision: str | None) -> Path | None:

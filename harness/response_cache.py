@@ -3,10 +3,19 @@ run never pays twice for the same answer and a killed run resumes where it stopp
 
 - Storage: one SQLite file in WAL mode (``~/.cache/xlh/responses.sqlite`` by default), shared by all
   backends, models and concurrent runs (WAL + a busy timeout let two runs write at once).
-- Key: SHA-256 over the request-format version, the model fingerprint (config, tokenizer and weights: a
-  base and its merge never share entries), the backend kind, dtype and chat template (on/off and hash),
-  the request itself (prompt, stop sequences and max tokens; or context and continuations) and the
-  sampling parameters with the seed. Nothing else: a larger LIMIT reuses a smaller run's answers.
+- Key: SHA-256 over everything that can change an answer (``CacheIdentity``): the request-format version
+  and the version of xlh's request-encoding code (``harness.backends.ENCODING_VERSION``), the model
+  fingerprint (config, tokenizer and weights: a base and its merge never share entries) and the LoRA
+  adapter's fingerprint, the backend kind, device, *resolved* dtype and engine versions (torch,
+  transformers, vLLM, the server's), every backend option except those that cannot change an answer
+  (``ANSWER_NEUTRAL_OPTIONS``: progress bars, concurrency, timeouts, memory sizes), the request itself
+  (prompt, stop sequences and max tokens; or context and continuations) and the sampling parameters with
+  the seed. A larger LIMIT reuses a smaller run's answers (the same requests).
+- Batch composition: an answer is computed in a batch with other requests, and batched float arithmetic
+  moves log-likelihoods in their last digits (~1e-5 in float32; more in bfloat16, where a greedy token can
+  flip). Chunks are formed the same way whether a store is used or not, so a run, its resumption after a
+  kill, and its repetition are byte-identical; an answer stored by a *different* selection (a smaller
+  LIMIT, another task) was computed beside other requests and may differ from a cold run in those digits.
 - Answers are committed as they arrive, one chunk of requests at a time, so SIGKILL loses at most the chunk
   being computed.
 - A corrupt or unreadable store gives one warning and the run continues uncached; it never fails a run.
@@ -25,10 +34,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.backends import ENCODING_VERSION
 from harness.backends.base import Backend, BackendInfo, GenerationParams
-from harness.requests import ChoiceRequest, ChoiceScores, GenerationRequest
+from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 
-REQUEST_FORMAT_VERSION = 1  # bump when a request's meaning or a response's encoding changes
+REQUEST_FORMAT_VERSION = 2  # bump when a request's meaning or a response's encoding changes
+# Backend options that cannot change an answer (they change speed, memory or how failures are retried): left
+# out of the key. Every other option is in it; ``lora_path`` is replaced by the adapter's fingerprint.
+ANSWER_NEUTRAL_OPTIONS = frozenset(
+    {
+        "progress",
+        "concurrency",
+        "timeout_s",
+        "max_retries",
+        "retry_backoff_s",
+        "gpu_memory_utilization",
+        "kv_cache_memory_bytes",
+        "kv_cache_gib",
+        "environment",
+        "lora_path",
+    }
+)
 # Requests computed (and committed) per backend call. Runs without a store are chunked the same way, so an
 # answer never depends on whether the cache was on (batch composition moves float sums by ~1e-5).
 DEFAULT_CHUNK = 128
@@ -172,29 +198,53 @@ class ResponseStore:
 
 @dataclass(frozen=True)
 class CacheIdentity:
-    """Everything outside a request that determines its answer."""
+    """Everything outside a request that determines its answer (see the module docstring)."""
 
-    model: str
+    model: str  # as given (shown by ``xlh cache stats``; not part of the key: the fingerprint is)
     model_fingerprint: str
+    adapter_fingerprint: str | None
     backend: str
-    dtype: str
-    chat_template_sha256: str | None
+    device: str
+    dtype: str  # resolved by the backend ("bfloat16", never "auto")
+    versions: tuple[tuple[str, str], ...]
+    options: str  # the answer-changing backend options, as canonical JSON
     generation: GenerationParams
 
     @classmethod
-    def of(cls, model: str, fingerprint: str, info: BackendInfo, generation: GenerationParams) -> CacheIdentity:
-        chat = info.options.get("chat_template_sha256") if info.options.get("chat") else None
+    def of(
+        cls,
+        model: str,
+        fingerprint: str,
+        info: BackendInfo,
+        generation: GenerationParams,
+        adapter_fingerprint: str | None = None,
+    ) -> CacheIdentity:
         # The same engine family answers the same: "hf" and "transformers" are one backend.
         kind = "hf" if info.name in ("hf", "transformers") else info.name
-        return cls(model, fingerprint, kind, info.dtype, str(chat) if chat else None, generation)
+        options = {key: value for key, value in info.options.items() if key not in ANSWER_NEUTRAL_OPTIONS}
+        return cls(
+            model=model,
+            model_fingerprint=fingerprint,
+            adapter_fingerprint=adapter_fingerprint,
+            backend=kind,
+            device=info.device,
+            dtype=info.dtype,
+            versions=tuple(sorted((str(k), str(v)) for k, v in info.versions.items())),
+            options=json.dumps(options, sort_keys=True, default=str),
+            generation=generation,
+        )
 
     def key(self, request: GenerationRequest | ChoiceRequest) -> str:
         payload = {
             "format": REQUEST_FORMAT_VERSION,
+            "encoding": ENCODING_VERSION,
             "model": self.model_fingerprint,
+            "adapter": self.adapter_fingerprint,
             "backend": self.backend,
+            "device": self.device,
             "dtype": self.dtype,
-            "chat": self.chat_template_sha256,
+            "versions": self.versions,
+            "options": self.options,
             "sampling": [self.generation.temperature, self.generation.top_p, self.generation.seed],
             "request": _request_fields(request),
         }
@@ -218,6 +268,7 @@ def _encode_choice(scores: ChoiceScores) -> str:
             "loglikelihoods": list(scores.loglikelihoods),
             "token_counts": list(scores.token_counts),
             "is_greedy": list(scores.is_greedy),
+            "truncated_tokens": scores.truncated_tokens,
         }
     )
 
@@ -228,7 +279,20 @@ def _decode_choice(text: str) -> ChoiceScores:
         loglikelihoods=tuple(data["loglikelihoods"]),
         token_counts=tuple(data["token_counts"]),
         is_greedy=tuple(data["is_greedy"]),
+        truncated_tokens=int(data["truncated_tokens"]),
     )
+
+
+def _encode_generation(generation: Generation) -> str:
+    return json.dumps(
+        {"text": generation.text, "finish_reason": generation.finish_reason, "truncated": generation.truncated_tokens},
+        ensure_ascii=False,
+    )
+
+
+def _decode_generation(text: str) -> Generation:
+    data = json.loads(text)
+    return Generation(text=data["text"], finish_reason=data["finish_reason"], truncated_tokens=int(data["truncated"]))
 
 
 class CachingBackend:
@@ -250,9 +314,14 @@ class CachingBackend:
         self.hits = 0
         self.computed = 0
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         return self._answer(
-            requests, "generate", self.inner.generate, encode=json.dumps, decode=json.loads, size=_prompt_size
+            requests,
+            "generate",
+            self.inner.generate,
+            encode=_encode_generation,
+            decode=_decode_generation,
+            size=_prompt_size,
         )
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
@@ -280,8 +349,8 @@ class CachingBackend:
         decode: Callable[[str], R],
         size: Callable[[Q], int],
     ) -> list[R]:
-        if self.identity is None:  # no store: every request is its own key
-            keys = [str(index) for index in range(len(requests))]
+        if self.identity is None:  # no store: equal requests are still computed once, as with a store
+            keys = [json.dumps(_request_fields(request), sort_keys=True) for request in requests]  # type: ignore[arg-type]
         else:
             keys = [self.identity.key(request) for request in requests]  # type: ignore[arg-type]
         stored = self.store.get_many(list(dict.fromkeys(keys))) if self.store else {}
@@ -296,17 +365,28 @@ class CachingBackend:
         # Longest first, as the backends order their batches; each chunk is committed when answered.
         order = sorted(missing, key=lambda key: -size(requests[missing[key][0]]))
         for chunk in _chunks(order, self.chunk):
-            computed = compute([requests[missing[key][0]] for key in chunk])
-            rows = []
+            try:
+                computed = compute([requests[missing[key][0]] for key in chunk])
+            except Exception as error:
+                # A backend that fails part-way (a server that went away) says which answers did arrive
+                # (``received``: position in the chunk -> answer): keep them, so a rerun asks only for the rest.
+                received = getattr(error, "received", None) or {}
+                self._store(kind, [(chunk[position], answer) for position, answer in received.items()], encode)
+                raise
             for key, answer in zip(chunk, computed, strict=True):
                 for index in missing[key]:
                     answers[index] = answer
-                if self.identity is not None:
-                    rows.append((key, self.identity.model_fingerprint, self.identity.model, kind, encode(answer)))
-            if self.store is not None:
-                self.store.put_many(rows)
+            self._store(kind, list(zip(chunk, computed, strict=True)), encode)
             self.computed += len(chunk)
         return answers  # type: ignore[return-value]
+
+    def _store(self, kind: str, answered: list[tuple[str, R]], encode: Callable[[R], str]) -> None:
+        if self.store is None or self.identity is None:
+            return
+        identity = self.identity
+        self.store.put_many(
+            [(key, identity.model_fingerprint, identity.model, kind, encode(answer)) for key, answer in answered]
+        )
 
 
 def _prompt_size(request: GenerationRequest) -> int:

@@ -9,6 +9,11 @@ from typing import Any
 from harness.backends.base import Backend, BackendInfo, GenerationParams
 from harness.errors import ConfigError
 
+# The version of xlh's request-encoding code: how a request becomes tokens and scores (tokenization.py,
+# scoring.py, chat.py, truncation and finish reasons in each backend). Part of every response-cache key;
+# bump it whenever that code changes (tests/test_versions.py fails when a module changes without a bump).
+ENCODING_VERSION = 2
+
 # name -> "module:Class"; aliases point at the same class.
 BACKENDS: dict[str, str] = {
     "hf": "harness.backends.hf:TransformersBackend",
@@ -36,4 +41,12 @@ def default_backend() -> str:
     return "vllm" if torch.cuda.is_available() else "hf"
 
 
-__all__ = ["BACKENDS", "Backend", "BackendInfo", "GenerationParams", "create_backend", "default_backend"]
+__all__ = [
+    "BACKENDS",
+    "ENCODING_VERSION",
+    "Backend",
+    "BackendInfo",
+    "GenerationParams",
+    "create_backend",
+    "default_backend",
+]
