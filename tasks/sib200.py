@@ -186,6 +186,9 @@ class Sib200(Task[SibExample]):
             raise DataError(f"expected {EXPECTED_ROWS[split]} rows, found {len(examples)}", path)
         return examples
 
+    def expected_examples(self, split: str) -> int:
+        return EXPECTED_ROWS[split]
+
     def hub_source(self, language: Language, split: str) -> HubSource:
         return HubSource(path=HUB_PATH, name=language.code, split=split)
 

@@ -205,6 +205,9 @@ class Xquad(Task[XquadExample]):
             raise DataError("question ids are not unique", path)
         return examples
 
+    def expected_examples(self, split: str) -> int:
+        return EXPECTED_QUESTIONS
+
     def hub_source(self, language: Language, split: str) -> HubSource:
         return HubSource(path="google/xquad", name=f"xquad.{language.code}", split=split)
 

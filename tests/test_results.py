@@ -35,3 +35,16 @@ def test_model_slug() -> None:
 
 def test_nan_becomes_null() -> None:
     assert dumps({"stderr": float("nan")}) == '{"stderr": null}'
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_results_files_honour_the_umask(tmp_path: Path, umask: int, mode: int) -> None:
+    """mkstemp made them 0600, so another user's `make leaderboard` on a shared results folder skipped them."""
+    import os
+
+    previous = os.umask(umask)
+    try:
+        atomic_write_text(tmp_path / "results.json", "{}")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "results.json").stat().st_mode & 0o777 == mode

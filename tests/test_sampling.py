@@ -48,8 +48,14 @@ def test_xnli_limit_20_keeps_every_label(data_dir: Path) -> None:
     assert len(labels) == 3 and min(labels.values()) >= 6
 
 
-@pytest.mark.parametrize("task_name, codes", [("sib200", ["eng_Latn", "deu_Latn", "swh_Latn", "yor_Latn", "zho_Hans"]),
-                                              ("xnli", ["en", "de", "sw", "zh"]), ("mgsm", ["en", "de", "ja"])])  # fmt: skip
+PARALLEL = [
+    ("sib200", ["eng_Latn", "deu_Latn", "swh_Latn", "yor_Latn", "zho_Hans"]),
+    ("xnli", ["en", "de", "sw", "zh"]),
+    ("mgsm", ["en", "de", "ja"]),
+]
+
+
+@pytest.mark.parametrize("task_name, codes", PARALLEL)
 def test_the_same_items_in_every_language(data_dir: Path, task_name: str, codes: list[str]) -> None:
     split = get_task(task_name).default_split
     chosen = [[e.id for e in _limit(task_name, _load(data_dir, task_name, code, split), 25)] for code in codes]
