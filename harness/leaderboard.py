@@ -333,9 +333,9 @@ def _label(config: TaskConfig, ambiguous: bool) -> str:
         parts.append(f"from {config.shots_from}")
     if config.limit is not None:
         parts.append(f"LIMIT {config.limit:g}")
-        if config.sampling != "first" or config.harness == XLH:
-            parts.append(f"({config.sampling})")  # a seeded sample and the first N are different columns
     if ambiguous:  # only where another column shares everything above
+        if config.limit is not None:
+            parts.append(f"({config.sampling})")  # a seeded sample and the first N are different columns
         parts.append(config.version)
         if config.shot_seed is not None:
             parts.append(f"seed {config.shot_seed}")

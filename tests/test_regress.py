@@ -44,12 +44,15 @@ def runs(
     out = tmp_path_factory.mktemp("runs")
     store = Path(os.environ["XLH_RESPONSE_CACHE"])
 
-    def evaluate(tasks: tuple[str, ...], languages: tuple[str, ...], limit: int, shots: int = 0) -> Path:
+    def evaluate(
+        tasks: tuple[str, ...], languages: tuple[str, ...], limit: int, shots: int = 0, limit_seed: int = 1234
+    ) -> Path:
         config = RunConfig(
             model=str(tiny_model),
             tasks=tasks,
             languages=languages,
             limit=limit,
+            limit_seed=limit_seed,
             data_dir=data_dir,
             out_dir=out,
             shots=shots,
@@ -64,6 +67,7 @@ def runs(
         "flores_again": evaluate(("flores200",), (FLORES_DIRECTION,), FLORES_LIMIT),
         "xnli_1shot": evaluate(("xnli",), ("en",), 6, shots=1),
         "xnli_label": evaluate(("xnli:label",), ("en",), 6),
+        "xnli_seed7": evaluate(("xnli",), ("en",), 6, limit_seed=7),
     }
 
 
@@ -209,6 +213,11 @@ def test_runs_set_up_differently_are_refused(
 
     code, report = _gate(tmp_path, runs["xnli"], runs["flores"])
     assert code == 2 and report["refused"] == ["no task in common"]
+
+    # The same LIMIT drawn with another seed evaluated other items.
+    code, report = _gate(tmp_path, runs["xnli"], runs["xnli_seed7"])
+    assert code == 2
+    assert any("LIMIT items chosen by seed 1234 (baseline) vs seed 7 (candidate)" in r for r in report["refused"])
 
 
 def test_other_data_or_edited_samples_are_refused(

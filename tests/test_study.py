@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -77,6 +78,8 @@ def test_a_recipe_file_is_hashed_by_its_bytes(tmp_path: Path) -> None:
         (("model: models/swap", "modle: models/swap"), "models[3].modle", "unknown field"),
         (("{name: base, model: models/base, role: base}", "{name: base, role: base}"), "models[0].model", "missing"),
         (("limit: 5", "limit: -5"), "eval.limit", "must be a whole number >= 1"),
+        (("limit: 5", "limit: 5, limit_mode: random"), "eval.limit_mode", "must be one of sample, first"),
+        (("limit: 5", "limit: 5, limit_seed: -1"), "eval.limit_seed", "must be a whole number >= 0"),
         (("langs: [en, de]", "langs: []"), "eval.langs", "must be a non-empty list"),
         (("eval: {", "evaluate: {"), "evaluate", "unknown field"),
     ],
@@ -132,19 +135,23 @@ eval: {{tasks: [xnli], langs: [en, de], limit: 2}}
         out = tmp_path / "results"
         assert [m.name for m in missing_results(study, out)] == ["base", "expert"]  # no results folder yet
 
-        def evaluate(model: Path, languages: tuple[str, ...] = ("en", "de"), limit: int = 2) -> None:
+        def evaluate(model: Path, languages: tuple[str, ...] = ("en", "de"), limit: int = 2, **sample: Any) -> None:
             run(RunConfig(model=str(model), tasks=("xnli",), languages=languages, limit=limit, data_dir=data_dir,
-                          out_dir=out, backend_options={"progress": False}))  # fmt: skip
+                          out_dir=out, backend_options={"progress": False}, **sample))  # fmt: skip
 
         evaluate(tiny_model)
         assert [m.name for m in missing_results(study, out)] == ["expert"]
         evaluate(expert, languages=("en",))  # not every language of the study
         evaluate(expert, limit=1)  # another LIMIT
+        evaluate(expert, limit_seed=7)  # the same LIMIT, other items
+        evaluate(expert, limit_mode="first")  # the same LIMIT, lm-eval's first items
         assert [m.name for m in missing_results(study, out)] == ["expert"]
         evaluate(expert)
         assert missing_results(study, out) == []
         other = StudyEval(tasks=("xnli",), langs=("en", "de", "fr"), limit=2)
         assert [m.name for m in missing_results(study, out, other)] == ["base", "expert"]
+        first = StudyEval(tasks=("xnli",), langs=("en", "de"), limit=2, limit_mode="first")
+        assert [m.name for m in missing_results(study, out, first)] == ["base"]
 
         _train(expert)  # the expert is re-trained: its old results are stale
         assert [m.name for m in missing_results(study, out)] == ["expert"]

@@ -350,6 +350,20 @@ def test_results_with_another_limit_are_refused_or_tabled_apart(lineage, data_di
     assert [t.setting.limit for t in scores] == [6, 3]  # two tables, never one mean over both
 
 
+def test_another_limit_sample_is_refused_or_tabled_apart(lineage, data_dir, tmp_path, runs) -> None:
+    """The same LIMIT drawn with another seed, or as the first N items, evaluates other items: never one table."""
+    base = str(lineage["models"]["base"])
+    for mode, seed, name in (("sample", 7, "seed 7"), ("first", 1234, "first")):
+        config = RunConfig(model=base, tasks=("xnli",), languages=LANGS, limit=LIMIT, limit_mode=mode,
+                           limit_seed=seed, data_dir=data_dir, out_dir=tmp_path, role="base",
+                           backend_options={"progress": False})  # fmt: skip
+        mixed = [*runs, *load_runs([run(config)])]
+        with pytest.raises(TableError, match=rf"not comparable: sampling '(seed 1234|{name})' vs '({name}|seed 1234)'"):
+            transfer_table(mixed, "xnli", "acc")
+        scores = [t for t in transfer_tables(mixed, ["xnli"], ["acc"], settings=BOOT) if t.kind == "scores"]
+        assert sorted(t.setting.sampling for t in scores) == sorted(["seed 1234", name])
+
+
 def test_other_data_files_or_task_versions_are_not_comparable(lineage, runs, tmp_path) -> None:
     def other_data(results: dict) -> None:
         (task,) = [t for t in results["tasks"] if t["name"] == "xnli"]
