@@ -18,9 +18,16 @@ chain-of-thought reasoners", arXiv:2210.03057).
 - Metrics: ``direct``: ``exact_match`` (the whole answer is the gold number: lm-eval's
   ``remove_whitespace`` filter) and ``flexible_match`` (the last number); CoT variants: ``strict_match``
   (the number after the "The answer is" phrase of the language) and ``flexible_match``. All compare
-  *numbers* (``2,125`` = 2125, ``18.00`` = 18, native digits). ``unparsable`` counts answers without any
-  number. The ``*_lmeval`` metrics reproduce lm-eval's string comparison (lower-case, punctuation deleted),
-  which scores ``18.00`` as wrong for gold 18.
+  *numbers* (``18.00`` = 18, native digits), read in the answer's own number format
+  (``harness.answers.NUMBER_FORMATS``: ``1.210`` and ``19,50`` in German, ``80 000`` in French; the English
+  format in ``en_cot``, whose reasoning is English). ``unparsable`` counts answers without any number.
+- Where xlh's numbers differ from lm-eval's (deliberately): lm-eval reads every language the English way
+  and compares strings with punctuation deleted, so ``18.00`` fails for gold 18, and its regexes stop at a
+  space, so French, Spanish and Russian ``1 250`` is read as 250. 23 of the 250 gold answers are >= 1000: a
+  model that answers every item right in its language's own format scored 0.908 in de/fr/es/ru under
+  the English reading (xlh before version 3), which depressed those languages and inflated the transfer
+  gap. The lm-eval-compatible scores (``*_lmeval``: lm-eval's filters and string comparison, unchanged)
+  are reported beside xlh's, so results stay comparable with published lm-eval numbers.
 - Where xlh differs from lm-eval in the CoT variants (deliberately; zero-shot prompts otherwise equal):
   the cues and "answer is" phrases are the MGSM exemplars' own strings. lm-eval's Russian cue has a typo
   ("Пошаговоерешение:"), its Japanese and Chinese cues use an ASCII colon where the exemplars use "：", and
@@ -39,7 +46,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness.answers import last_number, numbers_equal, parse_number, whole_number
+from harness.answers import (
+    ENGLISH,
+    NUMBER_FORMATS,
+    NumberFormat,
+    last_number,
+    number_at,
+    numbers_equal,
+    parse_number,
+    whole_number,
+)
 from harness.data import read_json, read_tsv
 from harness.errors import ConfigError, DataError
 from harness.languages import Language, from_code
@@ -47,7 +63,7 @@ from harness.metrics import MeanMetric, Metric, SampleScore, SumMetric
 from harness.requests import GenerationRequest, Request, Response
 from harness.task import HubSource, Shot, Task, check_language_table
 
-VERSION = 2  # 2: native_cot / en_cot variants, few-shot exemplars
+VERSION = 3  # 2: native_cot / en_cot variants, few-shot exemplars; 3: per-language number formats
 SPLIT = "test"
 EXEMPLARS = "exemplars"  # the few-shot pool (the Hub's "train" split), not an evaluation split
 EXPECTED_ROWS = 250
@@ -99,29 +115,27 @@ check_language_table("mgsm", "DIRECT_WORDS", DIRECT_WORDS, [lang.code for lang i
 @dataclass(frozen=True)
 class CotWords:
     cue: str  # the step-by-step answer cue, colon included
-    answer_is: str  # regex of the closing "The answer is N" sentence, N captured
+    answer_is: tuple[str, ...]  # the closing "The answer is" phrase(s), space included; N follows directly
 
-
-# A number after the closing phrase; trailing sentence punctuation is not part of it.
-_N = r"(-?[$]?\d[\d.,]*\d|-?\d)"
 
 # Source: mgsm_exemplars.json (google-research/url-nlp mgsm/exemplars.py): the "a" prefix of every
 # exemplar and the final sentence of its chain of thought (tests check all 88 exemplars match).
 NATIVE_COT: dict[str, CotWords] = {
-    "bn": CotWords("ধাপে ধাপে উত্তর:", rf"উত্তর হল {_N}"),
-    "de": CotWords("Schritt-für-Schritt-Antwort:", rf"Die Antwort (?:ist|lautet) {_N}"),  # both occur
-    "en": CotWords("Step-by-Step Answer:", rf"The answer is {_N}"),
-    "es": CotWords("Respuesta paso a paso:", rf"La respuesta es {_N}"),
-    "fr": CotWords("Réponse étape par étape :", rf"La réponse est {_N}"),
-    "ja": CotWords("ステップごとの答え：", rf"答えは{_N}"),  # then です or 個です
-    "ru": CotWords("Пошаговое решение:", rf"Ответ — {_N}"),
-    "sw": CotWords("Jibu la Hatua kwa Hatua:", rf"Jibu ni {_N}"),
-    "te": CotWords("దశలవారీగా సమాధానం:", rf"సమాధానం {_N}"),
-    "th": CotWords("คำตอบทีละขั้นตอน:", rf"คำตอบคือ {_N}"),
-    "zh": CotWords("逐步解答：", rf"答案是 ?{_N}"),
+    "bn": CotWords("ধাপে ধাপে উত্তর:", ("উত্তর হল ",)),
+    "de": CotWords("Schritt-für-Schritt-Antwort:", ("Die Antwort ist ", "Die Antwort lautet ")),  # both occur
+    "en": CotWords("Step-by-Step Answer:", ("The answer is ",)),
+    "es": CotWords("Respuesta paso a paso:", ("La respuesta es ",)),
+    "fr": CotWords("Réponse étape par étape :", ("La réponse est ",)),
+    "ja": CotWords("ステップごとの答え：", ("答えは",)),  # then です or 個です
+    "ru": CotWords("Пошаговое решение:", ("Ответ — ",)),
+    "sw": CotWords("Jibu la Hatua kwa Hatua:", ("Jibu ni ",)),
+    "te": CotWords("దశలవారీగా సమాధానం:", ("సమాధానం ",)),
+    "th": CotWords("คำตอบทีละขั้นตอน:", ("คำตอบคือ ",)),
+    "zh": CotWords("逐步解答：", ("答案是 ", "答案是")),  # the exemplars put a space; models often do not
 }
 check_language_table("mgsm", "NATIVE_COT", NATIVE_COT, [lang.code for lang in LANGUAGES])
 ENGLISH_COT = NATIVE_COT["en"]
+check_language_table("mgsm", "NUMBER_FORMATS", NUMBER_FORMATS, [lang.code for lang in LANGUAGES])
 
 # Source: lm-eval 0.4.13 mgsm/native_cot/mgsm_native_cot_<lang>.yaml, filter "strict-match" (en_cot uses the
 # English one everywhere). Kept verbatim, bugs included, for the *_lmeval metrics.
@@ -156,7 +170,13 @@ class MgsmExample:
 
 
 def parse_gold(text: str) -> Decimal | None:
-    return parse_number(text.strip())
+    """The data writes gold answers the English way in every language (``2,125``), see its SOURCE.md."""
+    return parse_number(text.strip(), ENGLISH)
+
+
+def number_format(language: Language, variant: str) -> NumberFormat:
+    """How the answer writes numbers: the item's language, except in ``en_cot`` (reasoning in English)."""
+    return ENGLISH if variant == "en_cot" else NUMBER_FORMATS[language.code]
 
 
 def answer_cue(language: Language, variant: str) -> str:
@@ -195,8 +215,13 @@ def render(
 def strict_extract(response: str, language: Language, variant: str) -> Decimal | None:
     """The number after the first "The answer is" phrase (of the language, or English in ``en_cot``)."""
     words = NATIVE_COT[language.code] if variant == "native_cot" else ENGLISH_COT
-    match = re.search(words.answer_is, response)
-    return parse_number(match.group(1)) if match else None
+    phrase = "|".join(re.escape(text) for text in sorted(words.answer_is, key=len, reverse=True))
+    fmt = number_format(language, variant)
+    for match in re.finditer(phrase, response):
+        number = number_at(response, match.end(), fmt)
+        if number is not None:
+            return number
+    return None
 
 
 def lmeval_strict_extract(response: str, language: Language, variant: str) -> str:
@@ -329,9 +354,10 @@ class Mgsm(Task[MgsmExample]):
     ) -> SampleScore:
         (response,) = responses
         assert isinstance(response, str)
-        flexible, lmeval_flexible = last_number(response), lmeval_flexible_extract(response)
+        fmt = number_format(language, variant)
+        flexible, lmeval_flexible = last_number(response, fmt), lmeval_flexible_extract(response)
         if variant == "direct":
-            strict, lmeval_strict = whole_number(response.strip()), response.strip()
+            strict, lmeval_strict = whole_number(response.strip(), fmt), response.strip()
             strict_name, lmeval_strict_filter = "exact_match", "remove_whitespace"
         else:
             strict, lmeval_strict = (

@@ -65,10 +65,23 @@ def test_scoring_compares_numbers(response, exact, flexible, exact_lmeval, flexi
     assert scores["unparsable"] == (0 if flexible else 1)
 
 
-def test_thousands_separators_in_answers() -> None:
+@pytest.mark.parametrize(
+    ("code", "response", "right"),
+    [
+        ("en", " 2,125", 1),
+        ("de", " 2.125", 1),
+        ("de", " 2,125", 0),  # German decimal comma: 2.125
+        ("fr", " 2 125", 1),
+        ("fr", " 2\u202f125.", 1),
+        ("ru", " 2 125", 1),
+        ("es", " 2 125", 1),
+        ("bn", " ২,১২৫", 1),
+    ],
+)
+def test_thousands_separators_in_answers(code: str, response: str, right: int) -> None:
     example = MgsmExample(id="0", question="", answer=Decimal(2125))
-    scores = TASK.score(example, _language("de"), "direct", [" 2,125"]).scores
-    assert scores["exact_match"] == scores["flexible_match"] == 1
+    scores = TASK.score(example, _language(code), "direct", [response]).scores
+    assert scores["exact_match"] == scores["flexible_match"] == right
 
 
 def test_malformed_file_names_file_and_line(tmp_path: Path, data_dir: Path) -> None:
