@@ -69,6 +69,7 @@ def xlh_samples(model: Path, data_dir: Path, out: Path, tasks: tuple[str, ...], 
             tasks=tasks,
             languages=langs,
             limit=limit,
+            limit_mode="first",  # lm-eval takes the first N documents
             data_dir=data_dir,
             out_dir=out,
             generation=GenerationParams(),

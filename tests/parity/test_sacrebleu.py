@@ -77,6 +77,7 @@ def test_tiny_model_translations_score_as_sacrebleu_cli(tiny_model, data_dir, tm
             tasks=("flores200",),
             languages=DIRECTIONS,
             limit=LIMIT,
+            limit_mode="first",  # lm-eval takes the first N documents
             data_dir=data_dir,
             out_dir=tmp_path / "out",
             generation=GenerationParams(),
