@@ -316,6 +316,9 @@ class Mgsm(Task[MgsmExample]):
             raise DataError(f"expected {EXPECTED_ROWS} rows, found {len(examples)}", path)
         return examples
 
+    def expected_examples(self, split: str) -> int:
+        return EXPECTED_ROWS
+
     def hub_source(self, language: Language, split: str) -> HubSource:
         return HubSource(path="juletxara/mgsm", name=language.code, split="train" if split == EXEMPLARS else split)
 
