@@ -25,7 +25,9 @@ Variants").
 - Few-shot: a demonstration is the prompt followed by `` <gold letter>``, drawn from the test split (the
   only split). lm-eval uses ``fewshot_split: test`` with its ``first_n`` sampler (the first k questions of
   the split for every item, skipping the item itself); xlh draws a seeded random sample per item that
-  never contains the item itself (``Task.select_shots``). Identical at 0 shots, the default.
+  never contains the item itself nor the other question on its passage (the passage is in the prompt, and
+  a solved question about it can give the answer away; XQuAD excludes the same paragraph likewise).
+  Identical at 0 shots, the default.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from harness.metrics import MeanMetric, Metric, SampleScore, choice_sample_score
 from harness.requests import ChoiceRequest, Request, Response
 from harness.task import HubSource, Shot, Task
 
-VERSION = 1
+VERSION = 2  # 2: few-shot demonstrations never come from the item's passage
 SPLITS = ("test",)
 EXPECTED_PASSAGES = 488
 EXPECTED_QUESTIONS = 900
@@ -200,6 +202,12 @@ class Belebele(Task[BelebeleExample]):
             )
         return examples
 
+    def expected_examples(self, split: str) -> int:
+        return EXPECTED_QUESTIONS
+
+    def stratum(self, example: BelebeleExample) -> int:
+        return example.correct  # a LIMIT sample keeps the position of the right answer balanced
+
     def hub_source(self, language: Language, split: str) -> HubSource:
         return HubSource(path=HUB_PATH, name=language.code, split=split)
 
@@ -220,6 +228,11 @@ class Belebele(Task[BelebeleExample]):
 
     def demonstration(self, shot: Shot[BelebeleExample], variant: str) -> str:
         return demonstration(shot.example)
+
+    def leaks(self, shot: BelebeleExample, example: BelebeleExample) -> bool:
+        """The item itself, or any question on the same passage (the same link, which names one passage in
+        every language: 488 links for 488 passages, or the same passage text)."""
+        return shot.id == example.id or shot.link == example.link or shot.passage == example.passage
 
     def score(
         self, example: BelebeleExample, language: Language, variant: str, responses: Sequence[Response]

@@ -112,11 +112,27 @@ def test_demonstrations_end_with_the_gold_letter_and_never_show_the_item(data_di
         "P: Der Hund bellt.\nQ: Wer bellt?\nA: Der Hund\nB: Die Katze\nC: Der Vogel\nD: Niemand\nAnswer: C\n\n"
         "P: Der Hund bellt.\nQ: Wer bellt?\nA: Der Hund\nB: Die Katze\nC: Der Vogel\nD: Niemand\nAnswer:"
     )
-    pool = _load(data_dir, "deu_Latn")[:6]
+    pool = _load(data_dir, "deu_Latn")[:12]
     for example in pool:
         shots = TASK.select_shots(pool, example, 5, seed=1234)
         assert example not in shots and len(set(shots)) == 5
     assert TASK.shot_split("test") == "test"
+
+
+def test_shots_never_come_from_the_items_passage(data_dir: Path) -> None:
+    pool = _load(data_dir, "eng_Latn")
+    assert sum(Counter(e.link for e in pool)[e.link] == 2 for e in pool) == 2 * (EXPECTED_QUESTIONS - EXPECTED_PASSAGES)
+    # Without the exclusion, seed 1234 happens to draw no sibling question; seeds 2 and 3 draw 6 and 7.
+    for seed in (1234, 2, 3):
+        for example in pool:
+            shots = TASK.select_shots(pool, example, 5, seed=seed)
+            assert len(set(shots)) == 5
+            assert all(s.link != example.link and s.passage != example.passage for s in shots), (seed, example.id)
+    # The German passages are translations of the same ones: their questions are left out there too.
+    german = {e.id: e for e in _load(data_dir, "deu_Latn")}
+    english = pool[0]
+    other = next(e for e in pool if e.link == english.link and e.id != english.id)
+    assert TASK.leaks(german[other.id], english) and not TASK.leaks(german[pool[2].id], english)
 
 
 def test_score_reads_letters() -> None:

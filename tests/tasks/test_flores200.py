@@ -15,13 +15,19 @@ from harness.runner import RunConfig, run, validate
 from harness.task import FEWSHOT_DELIMITER, Shot
 from harness.translation_metrics import CorpusTranslationMetric, spbleu_unavailable
 from tasks.flores200 import (
+    BUDGET_FLOOR,
+    BUDGET_MARGIN,
+    BUDGET_SLACK,
+    BUDGET_STEP,
     DEFAULT_DIRECTIONS,
     EXPECTED_SENTENCES,
     Flores200,
     FloresExample,
     TranslationDirection,
+    expansion,
     read_sentences,
     read_sib_dev,
+    translation_budget,
 )
 
 TASK = Flores200()
@@ -209,11 +215,63 @@ def test_prompts_are_exact(data_dir: Path) -> None:
             prompt='English: "We now have 4-month-old mice that are non-diabetic that used to be diabetic," he '
             "added.\nGerman:",
             stop=("\n",),
+            max_new_tokens=384,  # 2 x 88 source bytes x 1.17 (the median German/English byte ratio) + 128
         )
     ]
     pair = FloresExample(id="devtest:0", source="Habari ya asubuhi.", target="Good morning.")
     assert _prompt(pair, "swh_Latn-eng_Latn") == "Swahili: Habari ya asubuhi.\nEnglish:"
     assert _prompt(pair, "eng_Latn-zho_Hant") == "English: Habari ya asubuhi.\nChinese (Traditional):"
+
+
+def _utf8(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+@pytest.mark.parametrize("target", ["mya_Mymr", "amh_Ethi", "tha_Thai", "zho_Hans", "shn_Mymr", "dzo_Tibt"])
+def test_the_budget_fits_every_reference_written_one_token_per_byte(data_dir: Path, target: str) -> None:
+    """Into and out of scripts a byte-fallback tokenizer may spell byte by byte: the reference, with the
+    space the model writes after "Language:", fits the budget even at one token per UTF-8 byte (all but at
+    most one sentence per direction, measured: one eng->tha sentence of 853 bytes for 768 tokens; 284 Thai
+    characters, which no tokenizer that knows Thai spells byte by byte)."""
+    for pair in (TASK.language(f"eng_Latn-{target}"), TASK.language(f"{target}-eng_Latn")):
+        over = []
+        for example in TASK.load_local(data_dir, pair, "devtest"):
+            (request,) = TASK.requests(example, pair, "default")
+            assert isinstance(request, GenerationRequest)
+            if _utf8(" " + example.target) > request.max_new_tokens:
+                over.append(_utf8(" " + example.target) / request.max_new_tokens)
+        assert len(over) <= 1 and all(ratio < 1.2 for ratio in over), (pair.code, over)
+
+
+def test_the_budget_fits_nearly_every_devtest_direction(data_dir: Path) -> None:
+    """All 41,412 directions, one token per byte: the numbers in the module's comment still hold."""
+    import numpy as np
+
+    folder = data_dir / "flores200" / "flores200_dataset" / "devtest"
+    lengths = {
+        code: np.array([_utf8(s) for s in read_sentences(folder / f"{code}.devtest")]) for code in FLORES200_CODES
+    }
+    longer, total, worst = 0, 0, 0.0
+    for source, source_bytes in lengths.items():
+        for target, target_bytes in lengths.items():
+            if source == target:
+                continue
+            factor = float(np.median(target_bytes / source_bytes))
+            wanted = BUDGET_MARGIN * factor * source_bytes + BUDGET_SLACK
+            budgets = np.maximum(BUDGET_FLOOR, np.ceil(wanted.astype(int) / BUDGET_STEP) * BUDGET_STEP)
+            longer += int((target_bytes > budgets).sum())
+            total += len(budgets)
+            worst = max(worst, float((target_bytes / budgets).max()))
+    assert total == 41_412 * 1012
+    assert longer < 1e-4 * total and worst < 1.7, (longer, worst)
+
+
+def test_the_budget_follows_source_length_and_direction() -> None:
+    assert translation_budget("Hi.", 1.0) == BUDGET_FLOOR == 256
+    assert translation_budget("x" * 100, 1.0) == 384  # 2 x 100 + 128 = 328, rounded up to 128
+    assert translation_budget("x" * 100, 3.5) == 896  # into Burmese: 2 x 350 + 128 = 828
+    assert all(translation_budget("x" * n, 1.2) % BUDGET_STEP == 0 for n in range(300))
+    assert expansion([("ab", "abcd"), ("abc", "abc"), ("a", "aaa")]) == 2.0
 
 
 def test_shots_are_dev_demonstrations_before_the_prompt(data_dir: Path) -> None:
@@ -260,6 +318,7 @@ def test_end_to_end_two_directions_one_shot(tiny_model: Path, data_dir: Path, tm
             tasks=("flores200",),
             languages=("eng_Latn-deu_Latn", "swh_Latn-eng_Latn"),
             limit=3,
+            limit_mode="first",
             shots=1,
             data_dir=data_dir,
             out_dir=tmp_path,

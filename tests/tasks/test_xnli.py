@@ -6,7 +6,7 @@ import pytest
 from harness.errors import DataError
 from harness.requests import ChoiceRequest, ChoiceScores
 from harness.task import Shot
-from tasks.xnli import EXPECTED_ROWS, LABELS, LANGUAGES, WORDS, Xnli, XnliExample
+from tasks.xnli import EXPECTED_ROWS, LABELS, LANGUAGES, WORDS, Xnli, XnliExample, premise_starts
 
 TASK = Xnli()
 
@@ -87,6 +87,49 @@ def test_label_row_count_mismatch_fails_loudly(tmp_path: Path, data_dir: Path) -
     labels.write_text("".join(labels.read_text(encoding="utf-8").splitlines(keepends=True)[:-1]), encoding="utf-8")
     with pytest.raises(DataError, match=r"test-de\.tsv: test labels come from .*5009 rows and this file 5010"):
         TASK.load_local(root, TASK.language("de"), "test")
+
+
+def _rewrite_test_de(root: Path, reorder) -> None:
+    path = root / "xnli" / "xtreme" / "test-de.tsv"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    path.write_text("\n".join(reorder(lines)) + "\n", encoding="utf-8")
+
+
+def test_a_re_ordered_test_file_fails_naming_file_and_first_differing_line(tmp_path: Path, data_dir: Path) -> None:
+    root = _copy_xnli(tmp_path, data_dir)
+
+    def swap_two_groups_rows(lines: list[str]) -> list[str]:
+        # Rows 3 and 4 (lines 3-4): the last hypothesis of premise 1 and the first of premise 2 trade places.
+        return [*lines[:2], lines[3], lines[2], *lines[4:]]
+
+    _rewrite_test_de(root, swap_two_groups_rows)
+    with pytest.raises(
+        DataError,
+        match=r"test-de\.tsv:3: rows are not in the order of .*test\.jsonl.*this row "
+        r"starts a new premise, its line 3 there repeats the previous row's premise",
+    ):
+        TASK.load_local(root, TASK.language("de"), "test")
+
+
+def test_a_sorted_or_shifted_test_file_fails(tmp_path: Path, data_dir: Path) -> None:
+    root = _copy_xnli(tmp_path / "sorted", data_dir)
+    _rewrite_test_de(root, lambda lines: sorted(lines, key=lambda line: line.split("\t")[1]))
+    with pytest.raises(DataError, match=r"test-de\.tsv:\d+: rows are not in the order of"):
+        TASK.load_local(root, TASK.language("de"), "test")
+    # Same row count, every row one place earlier: the first row of the file moves to the end.
+    root = _copy_xnli(tmp_path / "shifted", data_dir)
+    _rewrite_test_de(root, lambda lines: [*lines[1:], lines[0]])
+    with pytest.raises(DataError, match=r"test-de\.tsv:3: rows are not in the order of"):
+        TASK.load_local(root, TASK.language("de"), "test")
+
+
+def test_every_language_test_file_has_the_english_premise_pattern(data_dir: Path) -> None:
+    labels = data_dir / "xnli" / "hf_jsonl" / "en" / "test.jsonl"
+    english = premise_starts([json.loads(line)["premise"] for line in labels.read_text(encoding="utf-8").splitlines()])
+    assert sum(english) == 1670  # 1,670 premises, 3 hypotheses each
+    for language in LANGUAGES:
+        examples = TASK.load_local(data_dir, language, "test")  # would raise on a mismatch
+        assert premise_starts([e.premise for e in examples]) == english, language.code
 
 
 def test_unknown_dev_label_names_file_and_line(tmp_path: Path, data_dir: Path) -> None:
