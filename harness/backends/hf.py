@@ -5,12 +5,15 @@
   by length. ``score_mode="full"`` instead runs every context+continuation sequence separately (the
   plain lm-eval computation, kept as a reference and for architectures whose cache cannot be reordered).
 - Generation: batched greedy decoding (or the run's sampling parameters with a fixed seed), left padding,
-  stopped per sequence at the first stop string or EOS.
+  stopped per sequence at the first stop string or EOS; each answer says which of the two (or the token
+  budget) ended it (``finish_reason``).
+- Inputs that do not fit ``max_length`` lose tokens from the left, after BOS, which is kept
+  (``tokenization.truncate_left``); every answer counts the tokens cut.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +24,10 @@ from tqdm.auto import tqdm
 import harness
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.scoring import encode_for_scoring
-from harness.backends.tokenization import EncodedChoice, special_tokens_kwargs
+from harness.backends.tokenization import EncodedChoice, special_tokens_kwargs, truncate_left
 from harness.errors import ConfigError, ModelError
 from harness.model_info import require_model_folder_if_local
-from harness.requests import ChoiceRequest, ChoiceScores, GenerationRequest
+from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 
 SCORE_MODES = ("shared_context", "full")
 
@@ -114,8 +117,8 @@ class TransformersBackend:
         assert all(r is not None for r in results), "a choice request was left unscored"
         return results  # type: ignore[return-value]
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
-        results: list[str | None] = [None] * len(requests)
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        results: list[Generation | None] = [None] * len(requests)
         kwargs = special_tokens_kwargs(self.add_bos_token)
         encoded = [self.tokenizer.encode(request.prompt, **kwargs) for request in requests]
         # Same budget in one batch; longest prompts first.
@@ -123,9 +126,9 @@ class TransformersBackend:
         bar = tqdm(total=len(requests), desc="generating", unit="req", disable=not self.progress)
         with torch.inference_mode():
             for batch in _chunks_by(order, self.batch_size, key=lambda i: requests[i].max_new_tokens):
-                texts = self._generate_batch([requests[i] for i in batch], [encoded[i] for i in batch])
-                for i, text in zip(batch, texts, strict=True):
-                    results[i] = text
+                answers = self._generate_batch([requests[i] for i in batch], [encoded[i] for i in batch])
+                for i, answer in zip(batch, answers, strict=True):
+                    results[i] = answer
                 bar.update(len(batch))
         bar.close()
         assert all(r is not None for r in results), "a generation request was left unanswered"
@@ -192,10 +195,11 @@ class TransformersBackend:
         return _collect(batch, _token_scores(gathered, targets, target_mask))
 
     # -- generation -------------------------------------------------------------------------------
-    def _generate_batch(self, requests: list[GenerationRequest], encoded: list[list[int]]) -> list[str]:
+    def _generate_batch(self, requests: list[GenerationRequest], encoded: list[list[int]]) -> list[Generation]:
         max_new = requests[0].max_new_tokens
         budget = max(1, self.max_length - max_new)
-        prompts = [tokens[-budget:] for tokens in encoded]  # left-truncate, as lm-eval does
+        truncated = [truncate_left(tokens, budget, self.tokenizer.bos_token_id) for tokens in encoded]
+        prompts = [list(tokens) for tokens, _ in truncated]
         pad = self._pad_id()
         width = max(len(p) for p in prompts)
         input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
@@ -215,14 +219,45 @@ class TransformersBackend:
             pad_token_id=pad,
             **sampling,
         )
-        texts = self.tokenizer.batch_decode(output[:, width:], skip_special_tokens=True)
-        return [cut_at_stop(text, request.stop) for text, request in zip(texts, requests, strict=True)]
+        generated = output[:, width:].tolist()
+        texts = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
+        eos = _eos_ids(self.model.generation_config)
+        return [
+            Generation(
+                text=cut_at_stop(text, request.stop),
+                finish_reason=finish_reason(text, request.stop, tokens, eos),
+                truncated_tokens=cut,
+            )
+            for text, tokens, request, (_, cut) in zip(texts, generated, requests, truncated, strict=True)
+        ]
 
     def _pad_id(self) -> int:
         for candidate in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id, 0):
             if candidate is not None:
                 return int(candidate)
         return 0
+
+
+def finish_reason(text: str, stop: Sequence[str], token_ids: Sequence[int], eos_ids: Collection[int]) -> str:
+    """Why a generation ended, from its decoded ``text`` (stop sequences not yet cut) and its token ids.
+
+    "stop" when a stop sequence occurs in the text (decoding halts as soon as one appears, so nothing,
+    EOS included, can follow it), else "eos" when an end-of-sequence token was generated, else "length".
+    The rule vLLM applies (``vllm_finish_reason``): the backends agree on the same generations.
+    """
+    if any(sequence and sequence in text for sequence in stop):
+        return "stop"
+    if any(token in eos_ids for token in token_ids):
+        return "eos"
+    return "length"
+
+
+def _eos_ids(generation_config: Any) -> frozenset[int]:
+    """The token ids ``model.generate`` stops at (the generation config's ``eos_token_id``: one or a list)."""
+    value = getattr(generation_config, "eos_token_id", None)
+    if value is None:
+        return frozenset()
+    return frozenset([int(value)] if isinstance(value, int) else (int(v) for v in value))
 
 
 def cut_at_stop(text: str, stop: Sequence[str]) -> str:
@@ -278,6 +313,7 @@ def _collect(batch: list[_ChoiceItem], scores: tuple[list[float], list[bool], li
                 loglikelihoods=tuple(sums[row : row + n]),
                 token_counts=tuple(int(c) for c in counts[row : row + n]),
                 is_greedy=tuple(bool(g) for g in greedy[row : row + n]),
+                truncated_tokens=item.encoded.truncated,
             )
         )
         row += n

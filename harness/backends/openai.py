@@ -7,7 +7,9 @@ endpoint) at ``BASE_URL``.
   into context and continuation tokens, so it refuses to start.
 - Generation: one completion per request (``max_tokens``, ``stop``, temperature, top_p, seed); the text
   is cut at the first stop sequence as everywhere else. With a vLLM server the output token ids are
-  requested too and decoded here, like the in-process backends do.
+  requested too and decoded here, like the in-process backends do, and its ``stop_reason`` tells an EOS
+  from a stop string (``vllm_finish_reason``). Other servers say "stop" for both: recorded as "stop" when
+  the request had stop sequences, "eos" when it had none.
 - Choice scoring: one completion call per choice request, its continuations as a list of prompts, with
   ``echo`` + ``logprobs=1`` + ``max_tokens=1``: the server returns each prompt token's log-prob and the
   top-1 alternative; a token is greedy when no alternative has a higher log-prob.
@@ -15,7 +17,12 @@ endpoint) at ``BASE_URL``.
   connection errors, timeouts, 429 and 5xx. When a call still fails the run stops with a ``ServerError``
   that says how many answers had arrived; those answers are on the error (``received``) and stay on the
   backend (``received``) until the next call, for a response cache to keep.
-- ``info()`` records the served model's name, the server's version (``/version``, vLLM's) and the URL.
+- The served model must be the one named: ``served_model`` when given (it must be listed by ``/v1/models``),
+  else the listed model whose id is MODEL or whose ``root`` (vLLM: the path it was loaded from) is the
+  same folder as MODEL. Anything else is refused, naming what the server serves. A vLLM server's
+  vocabulary size is then compared with the local model's (``_check_vocabulary``).
+- ``info()`` records the served model's name and root, the server's version (``/version``, vLLM's), the
+  vocabulary size it confirmed and the URL.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import os.path
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -35,9 +43,10 @@ from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.chat import ChatTemplate
 from harness.backends.hf import cut_at_stop
 from harness.backends.scoring import TokenScores, choice_scores, encode_for_scoring
-from harness.backends.tokenization import special_tokens_kwargs
+from harness.backends.tokenization import special_tokens_kwargs, truncate_left
+from harness.backends.vllm import vllm_finish_reason
 from harness.errors import ConfigError, ModelError
-from harness.requests import ChoiceRequest, ChoiceScores, GenerationRequest
+from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 
@@ -105,12 +114,21 @@ class OpenAIBackend:
             ) from error
         self.chat = ChatTemplate.of(self.tokenizer, tokenizer_name) if chat else None
         models, self.server_version = asyncio.run(self._describe_server())
-        self.served_model = _pick_served_model(served_model, model, models, self.base_url)
-        served_length = _served_max_length(models, self.served_model)
-        self.max_length = max_length or served_length or _tokenizer_limit(self.tokenizer)
+        entry = _pick_served_model(served_model, model, models, self.base_url)
+        self.served_model = str(entry["id"])
+        served_length = entry.get("max_model_len")
+        if not isinstance(served_length, int):
+            served_length = _tokenizer_limit(self.tokenizer)
+        self.max_length = max_length or served_length
+        vocab_size = None
+        if self._is_vllm:
+            local = _local_vocab_size(self.tokenizer, (model, tokenizer_name), revision, trust_remote_code)
+            vocab_size = asyncio.run(self._check_vocabulary(*local))
         self._options: dict[str, object] = {
             "base_url": self.base_url,
             "served_model": self.served_model,
+            "served_model_root": entry.get("root"),
+            "vocab_size": vocab_size,
             "server_version": self.server_version,
             "tokenizer": tokenizer_name,
             "max_length": self.max_length,
@@ -136,17 +154,21 @@ class OpenAIBackend:
     def close(self) -> None:
         pass
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         if self.chat is not None:
             requests = [self.chat.generation(r) for r in requests]
         kwargs = special_tokens_kwargs(self._add_bos())
-        bodies = []
+        bodies, cuts = [], []
         for request in requests:
             max_new = min(request.max_new_tokens, self.max_length - 1)
             budget = max(1, self.max_length - max_new)
+            tokens, cut = truncate_left(
+                self.tokenizer.encode(request.prompt, **kwargs), budget, self.tokenizer.bos_token_id
+            )
+            cuts.append(cut)
             body: dict[str, Any] = {
                 "model": self.served_model,
-                "prompt": self.tokenizer.encode(request.prompt, **kwargs)[-budget:],
+                "prompt": list(tokens),
                 "max_tokens": max_new,
                 "temperature": self.generation.temperature,
                 "top_p": self.generation.top_p,
@@ -158,13 +180,23 @@ class OpenAIBackend:
                 body["return_token_ids"] = True
             bodies.append(body)
 
-        def answer(index: int, reply: dict[str, Any]) -> str:
+        def answer(index: int, reply: dict[str, Any]) -> Generation:
             choice = reply["choices"][0]
             if choice.get("token_ids") is not None:
                 text = str(self.tokenizer.decode(choice["token_ids"], skip_special_tokens=True))
             else:
                 text = choice["text"]
-            return cut_at_stop(text, requests[index].stop)
+            stop = requests[index].stop
+            reason = choice.get("finish_reason")
+            if self._is_vllm:
+                finish = vllm_finish_reason(reason, choice.get("stop_reason"))
+            elif reason == "length":
+                finish = "length"
+            elif reason == "stop":
+                finish = "stop" if stop else "eos"  # such a server says "stop" for a stop string and EOS alike
+            else:
+                raise ModelError(f"the server ended a completion with finish reason {reason!r}")
+            return Generation(cut_at_stop(text, stop), finish, truncated_tokens=cuts[index])
 
         return self._run(bodies, answer, "generating")
 
@@ -204,7 +236,7 @@ class OpenAIBackend:
                     best = max(alternatives.values(), default=value)
                     target.add(value, not (best > value))
                 scores.append(target)
-            return choice_scores(scores)
+            return choice_scores(scores, item.truncated)
 
         return self._run(bodies, answer, "scoring choices")
 
@@ -306,6 +338,45 @@ class OpenAIBackend:
                 pass  # not a vLLM server: nothing records its version
         return models, str(version) if version else None
 
+    async def _check_vocabulary(self, vocab_size: int, exact: bool) -> int | None:
+        """Refuse a served model whose vocabulary differs from the local model's; its size when confirmed.
+
+        vLLM's ``/v1/models`` does not give the vocabulary size, but vLLM refuses a prompt token id above
+        ``max(tokenizer's largest id, model vocabulary - 1)`` with "out of vocabulary" (HTTP 400): two
+        one-token completions, of the local model's largest id and of the next one, bracket the server's
+        size. ``exact`` is False when the local model's config (its padded vocabulary) could not be read:
+        then only "at least as large" is checked and nothing is confirmed.
+        """
+        timeout = aiohttp.ClientTimeout(total=min(self.timeout_s, 120))
+        async with aiohttp.ClientSession(timeout=timeout, headers=self._headers()) as session:
+            if not await self._accepts_token(session, vocab_size - 1):
+                raise ConfigError(
+                    f"the server at {self.base_url} serves {self.served_model!r} with a vocabulary smaller than the "
+                    f"{vocab_size} tokens of the local model and tokenizer: is it the same model?"
+                )
+            if not exact:
+                return None
+            if await self._accepts_token(session, vocab_size):
+                raise ConfigError(
+                    f"the server at {self.base_url} serves {self.served_model!r} with a vocabulary larger than the "
+                    f"{vocab_size} tokens of the local model and tokenizer: is it the same model?"
+                )
+        return vocab_size
+
+    async def _accepts_token(self, session: aiohttp.ClientSession, token_id: int) -> bool:
+        url = self.base_url + "/completions"
+        body = {"model": self.served_model, "prompt": [token_id], "max_tokens": 1, "temperature": 0.0}
+        try:
+            async with session.post(url, json=body) as response:
+                text = await response.text()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise ModelError(f"cannot reach the server at {self.base_url}: {error}") from error
+        if response.status == 200:
+            return True
+        if response.status == 400 and "out of vocabulary" in text:
+            return False
+        raise ModelError(f"HTTP {response.status} from {url} while checking the vocabulary size: {text[:300]}")
+
     async def _get(self, session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
         async with session.get(url) as response:
             if response.status != 200:
@@ -313,24 +384,63 @@ class OpenAIBackend:
             return await response.json()
 
 
-def _pick_served_model(requested: str | None, model: str, models: list[dict[str, Any]], base_url: str) -> str:
-    ids = [str(m.get("id")) for m in models]
+def _pick_served_model(
+    requested: str | None, model: str, models: list[dict[str, Any]], base_url: str
+) -> dict[str, Any]:
+    """The ``/v1/models`` entry of the model to query: ``requested`` (which must be listed), else the one
+    whose id is ``model`` or whose root is the same folder; never just whatever the server serves."""
+    serving = "; ".join(_describe_entry(m) for m in models) or "no models"
     if requested:
-        if ids and requested not in ids:
-            raise ConfigError(f"the server at {base_url} does not serve {requested!r}; it serves: {', '.join(ids)}")
-        return requested
-    if model in ids:
-        return model
-    if len(ids) == 1:
-        return ids[0]
-    raise ConfigError(f"the server at {base_url} serves {ids or 'no models'}: name one with served_model")
-
-
-def _served_max_length(models: list[dict[str, Any]], served: str) -> int | None:
+        for entry in models:
+            if entry.get("id") == requested:
+                return entry
+        raise ConfigError(f"the server at {base_url} does not serve {requested!r}; it serves: {serving}")
     for entry in models:
-        if entry.get("id") == served and isinstance(entry.get("max_model_len"), int):
-            return int(entry["max_model_len"])
-    return None
+        if entry.get("id") == model:
+            return entry
+    for entry in models:
+        if _same_place(entry.get("root"), model):
+            return entry
+    raise ConfigError(
+        f"the server at {base_url} serves {serving}, not MODEL={model}: if one of them is this model, name it "
+        "with --served-model (the served_model option); otherwise start the server with this model"
+    )
+
+
+def _describe_entry(entry: dict[str, Any]) -> str:
+    root = entry.get("root")
+    return f"{entry.get('id')!r}" + (f" (root {root})" if root and root != entry.get("id") else "")
+
+
+def _same_place(root: object, model: str) -> bool:
+    """Whether the server's ``root`` names ``model``: the same string, or the same local folder."""
+    if not isinstance(root, str) or not root:
+        return False
+    if os.path.normpath(root) == os.path.normpath(model):
+        return True
+    try:
+        return os.path.samefile(root, model)
+    except OSError:
+        return False  # either path does not exist here (a remote server's folder, a Hub id)
+
+
+def _local_vocab_size(
+    tokenizer: Any, names: Sequence[str], revision: str | None, trust_remote_code: bool
+) -> tuple[int, bool]:
+    """The local model's vocabulary size as vLLM counts it (the larger of the tokenizer's and the model
+    config's, which may be padded), and whether the config was found (else the tokenizer's, a lower bound)."""
+    size = len(tokenizer)
+    for name in dict.fromkeys(names):
+        try:
+            config = transformers.AutoConfig.from_pretrained(
+                name, revision=revision, trust_remote_code=trust_remote_code
+            )
+        except (OSError, ValueError, KeyError):
+            continue
+        configured = getattr(config.get_text_config(), "vocab_size", None)
+        if isinstance(configured, int) and configured > 0:
+            return max(size, configured), True
+    return size, False
 
 
 def _tokenizer_limit(tokenizer: Any) -> int:

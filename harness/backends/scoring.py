@@ -15,23 +15,24 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.backends.tokenization import EncodedChoice, encode_choice
+from harness.backends.tokenization import EncodedChoice, encode_choice, truncate_left
 from harness.requests import ChoiceRequest, ChoiceScores
 
 
 def encode_for_scoring(
     tokenizer: Any, request: ChoiceRequest, max_length: int, add_bos_token: bool | None = None
 ) -> EncodedChoice:
-    """Encode like lm-eval; keep the end of a context that does not fit (as the transformers backend does)."""
+    """Encode like lm-eval; a context too long for ``max_length`` input positions (context and the longest
+    continuation, less the last token, which is only a target) keeps its BOS and its end
+    (``truncate_left``; lm-eval keeps only the end), and ``truncated`` counts the tokens cut."""
     encoded = encode_choice(tokenizer, request.context, request.continuations, add_bos_token)
     for text, tokens in zip(request.continuations, encoded.continuations, strict=True):
         if not tokens:
             raise ValueError(f"continuation {text!r} encodes to no tokens (context {request.context[-80:]!r})")
     longest = max(len(tokens) for tokens in encoded.continuations)
-    if len(encoded.context) + longest > max_length + 1:
-        keep = max(1, max_length + 1 - longest)
-        encoded = EncodedChoice(context=encoded.context[-keep:], continuations=encoded.continuations)
-    return encoded
+    keep = max(1, max_length + 1 - longest)
+    context, cut = truncate_left(encoded.context, keep, tokenizer.bos_token_id)
+    return EncodedChoice(context=context, continuations=encoded.continuations, truncated=cut) if cut else encoded
 
 
 @dataclass(frozen=True)
@@ -89,11 +90,12 @@ class TokenScores:
         self.greedy = self.greedy and other.greedy
 
 
-def choice_scores(per_continuation: Sequence[TokenScores]) -> ChoiceScores:
+def choice_scores(per_continuation: Sequence[TokenScores], truncated: int = 0) -> ChoiceScores:
     return ChoiceScores(
         loglikelihoods=tuple(s.logprob for s in per_continuation),
         token_counts=tuple(s.count for s in per_continuation),
         is_greedy=tuple(s.greedy for s in per_continuation),
+        truncated_tokens=truncated,
     )
 
 

@@ -6,20 +6,54 @@ locally (transformers now, vLLM later), so log-likelihoods are comparable across
 - The continuation's tokens are those of ``encode(context + continuation)`` after the first
   ``len(encode(context))`` tokens; the model sees ``encode(context)`` followed by them.
 - An empty context conditions on the prefix token (BOS, or EOS when the model has none).
+
+Inputs that do not fit the model are cut from the left by ``truncate_left``, which keeps a leading BOS token
+(lm-eval does not; for inputs that fit nothing differs).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 
 @dataclass(frozen=True)
 class EncodedChoice:
-    """The shared context tokens and one token list per continuation (each non-empty)."""
+    """The shared context tokens and one token list per continuation (each non-empty); ``truncated``: how
+    many context tokens were cut to fit the model (``truncate_left``)."""
 
     context: tuple[int, ...]
     continuations: tuple[tuple[int, ...], ...]
+    truncated: int = 0
+
+
+def truncate_left(tokens: Sequence[int], keep: int, bos_token_id: int | None) -> tuple[tuple[int, ...], int]:
+    """The last ``keep`` tokens of ``tokens`` and how many were cut; a leading BOS token stays in front.
+
+    lm-eval cuts an input that does not fit from the left without exception (``tokens[-keep:]``), so BOS
+    is the first token lost and the model reads text that starts mid-sentence without the token every
+    training sequence started with. xlh deliberately differs from lm-eval for those inputs only: when
+    ``tokens`` starts with ``bos_token_id`` (and ``keep`` leaves room for it and one more token), the result
+    is BOS followed by the last ``keep - 1`` tokens. Inputs of at most ``keep`` tokens come back unchanged,
+    so every input that fits is encoded exactly as lm-eval encodes it.
+
+    Args:
+        tokens: the encoded input, BOS (if any) first.
+        keep: how many tokens fit (at least 1).
+        bos_token_id: the tokenizer's BOS token, or None when it has none.
+
+    Returns:
+        The kept tokens and the number of tokens cut (0 when the input fits).
+    """
+    if keep < 1:
+        raise ValueError(f"cannot keep {keep} tokens: at least one must fit")
+    cut = len(tokens) - keep
+    if cut <= 0:
+        return tuple(tokens), 0
+    if keep >= 2 and bos_token_id is not None and tokens[0] == bos_token_id:
+        return (tokens[0], *tokens[cut + 1 :]), cut
+    return tuple(tokens[cut:]), cut
 
 
 def special_tokens_kwargs(add_bos_token: bool | None) -> dict[str, bool]:

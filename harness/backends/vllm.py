@@ -5,7 +5,10 @@ the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through t
   encoding, same truncation rules), so log-likelihoods and greedy outputs are comparable token for token.
 - Generation: greedy unless the run says otherwise, the run's seed on every request, per-request stop
   sequences and token budgets; the output tokens are decoded here and cut at the first stop sequence, as
-  the transformers backend does.
+  the transformers backend does. The finish reason comes from vLLM's (``vllm_finish_reason``): vLLM says
+  "stop" for EOS and stop strings alike and tells them apart in ``stop_reason``.
+- Truncation: prompts and contexts that do not fit keep their BOS and their end (``truncate_left``), and
+  every answer counts the tokens cut.
 - Choice scoring, ``score_mode="shared_context"`` (default): vLLM does not read its prefix cache for a
   request that asks for prompt log-probs, so scoring every context+continuation sequence recomputes the
   context once per continuation. Instead, per request, the shared prefix (context + the continuations'
@@ -19,6 +22,7 @@ the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through t
   prompt log-probs, no cache), kept as the reference. Measured speed-ups: BENCHMARKS.md.
 - Greedy flags: prompt tokens use vLLM's rank (1 = no token more likely); next-token reads compare with
   the greedy sampled token.
+- ``info().dtype`` is the dtype the engine runs in (vLLM's ``auto`` picks it from the model and GPU).
 - On CPU: dtype float32 for ``auto`` (bfloat16 is slower there and changes outputs), the engine in this
   process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``: faster start-up, no spawn guard needed in callers), a
   KV cache of ``kv_cache_gib`` (default 2 GiB instead of most of the machine's memory).
@@ -41,10 +45,10 @@ from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.chat import ChatTemplate
 from harness.backends.hf import cut_at_stop
 from harness.backends.scoring import SharedPlan, TokenScores, choice_scores, encode_for_scoring, shared_plan
-from harness.backends.tokenization import EncodedChoice, special_tokens_kwargs
+from harness.backends.tokenization import EncodedChoice, special_tokens_kwargs, truncate_left
 from harness.errors import ConfigError, ModelError
 from harness.model_info import require_model_folder_if_local
-from harness.requests import ChoiceRequest, ChoiceScores, GenerationRequest
+from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 
 SCORE_MODES = ("shared_context", "full")
 CPU_DEFAULT_KV_CACHE_GIB = 2.0
@@ -151,9 +155,12 @@ class VLLMBackend:
             from vllm.lora.request import LoRARequest
 
             self.lora_request = LoRARequest("adapter", 1, str(lora_path))
-        self.max_length = int(self.llm.llm_engine.model_config.max_model_len)
+        model_config = self.llm.llm_engine.model_config
+        self.max_length = int(model_config.max_model_len)
+        self.dtype = str(model_config.dtype).removeprefix("torch.")  # resolved: "auto" is no dtype
         self._options: dict[str, object] = {key: engine_args.get(key) for key in _RECORDED}
         self._options.update(
+            dtype=self.dtype,
             max_model_len=self.max_length,
             revision=revision,
             lora_path=lora_path,
@@ -180,7 +187,7 @@ class VLLMBackend:
                 "xlh": harness.__version__,
             },
             device=self.device,
-            dtype=str(self._options["dtype"]),
+            dtype=self.dtype,
             options=dict(self._options),
         )
 
@@ -193,19 +200,21 @@ class VLLMBackend:
             core.shutdown()
         del self.llm
 
-    def generate(self, requests: Sequence[GenerationRequest]) -> list[str]:
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
         if self.chat is not None:
             requests = [self.chat.generation(r) for r in requests]
         kwargs = special_tokens_kwargs(self._add_bos())
-        prompts, params = [], []
+        prompts, params, cuts = [], [], []
         for request in requests:
             max_new = min(request.max_new_tokens, self.max_length - 1)
             budget = max(1, self.max_length - max_new)
-            tokens = self.tokenizer.encode(request.prompt, **kwargs)[-budget:]  # left-truncate, as lm-eval does
-            prompts.append(TokensPrompt(prompt_token_ids=tokens))
+            encoded = self.tokenizer.encode(request.prompt, **kwargs)
+            tokens, cut = truncate_left(encoded, budget, self.tokenizer.bos_token_id)
+            prompts.append(TokensPrompt(prompt_token_ids=list(tokens)))
+            cuts.append(cut)
             params.append(
                 SamplingParams(
                     max_tokens=max_new,
@@ -216,12 +225,14 @@ class VLLMBackend:
                 )
             )
         outputs = self._run(prompts, params)
-        texts = []
-        for request, output in zip(requests, outputs, strict=True):
+        answers = []
+        for request, output, cut in zip(requests, outputs, cuts, strict=True):
+            sample = output.outputs[0]
             # Decoded here, like the transformers backend, rather than vLLM's incremental text.
-            text = self.tokenizer.decode(list(output.outputs[0].token_ids), skip_special_tokens=True)
-            texts.append(cut_at_stop(text, request.stop))
-        return texts
+            text = self.tokenizer.decode(list(sample.token_ids), skip_special_tokens=True)
+            reason = vllm_finish_reason(sample.finish_reason, sample.stop_reason)
+            answers.append(Generation(cut_at_stop(text, request.stop), reason, truncated_tokens=cut))
+        return answers
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
         if self.chat is not None:
@@ -242,7 +253,7 @@ class VLLMBackend:
             for cont, target in zip(item.continuations, targets, strict=True)
         ]
         self._read_prompt_logprobs(reads, use_cache=False)
-        return [choice_scores(row) for row in scores]
+        return [choice_scores(row, item.truncated) for row, item in zip(scores, encoded, strict=True)]
 
     def _score_shared(self, encoded: list[EncodedChoice]) -> list[ChoiceScores]:
         results: list[ChoiceScores] = []
@@ -300,7 +311,7 @@ class VLLMBackend:
                 if len(rest) > 1:
                     reads.append(_Sequence(plan.prefix + rest, len(plan.prefix) + 1, len(plan.prefix), target))
         self._read_prompt_logprobs(reads, use_cache=True)
-        return [choice_scores(row) for row in scores]
+        return [choice_scores(row, item.truncated) for row, item in zip(scores, encoded, strict=True)]
 
     def _read_prompt_logprobs(self, reads: list[_Sequence], use_cache: bool) -> None:
         """Add the prompt log-probs of every read's scored positions to its target."""
@@ -352,6 +363,21 @@ class VLLMBackend:
         config = self.llm.llm_engine.vllm_config.cache_config
         blocks, size = getattr(config, "num_gpu_blocks", None), getattr(config, "block_size", None)
         return int(blocks * size) if blocks and size else 32_768
+
+
+def vllm_finish_reason(reason: str | None, stop_reason: int | str | None) -> str:
+    """xlh's finish reason from vLLM's (engine outputs and the server's completion choices alike).
+
+    vLLM reports "length" at ``max_tokens`` or the context window, and "stop" for both an end-of-sequence
+    token and a stop string; ``stop_reason`` then holds the stop string, a stop token id (the generation
+    config's further EOS ids: xlh sends no stop token ids of its own), or None for the tokenizer's EOS.
+    A stop string found in the last token wins over the length cap, as in ``hf.finish_reason``.
+    """
+    if reason == "length":
+        return "length"
+    if reason == "stop":
+        return "stop" if isinstance(stop_reason, str) else "eos"
+    raise ModelError(f"vLLM ended a generation with finish reason {reason!r} (stop reason {stop_reason!r})")
 
 
 def _read_pass_one(plan: SharedPlan, output: Any, targets: list[TokenScores]) -> None:
@@ -428,4 +454,4 @@ def _start_engine(engine_args: dict[str, Any]) -> Any:
         raise ModelError(f"vLLM cannot start an engine for {engine_args['model']!r}: {error}") from error
 
 
-__all__ = ["SCORE_MODES", "VLLMBackend"]
+__all__ = ["SCORE_MODES", "VLLMBackend", "vllm_finish_reason"]

@@ -1,4 +1,5 @@
-"""The transformers backend on the tiny model: choice scores against a direct computation, generation."""
+"""The transformers backend on the tiny model: choice scores against a direct computation, generation, finish
+reasons and truncation."""
 
 from dataclasses import replace
 from pathlib import Path
@@ -7,17 +8,22 @@ import pytest
 import torch
 
 from harness.backends import GenerationParams, create_backend
-from harness.backends.hf import cut_at_stop
+from harness.backends.hf import cut_at_stop, finish_reason
 from harness.backends.tokenization import encode_choice
 from harness.errors import ConfigError, ModelError
 from harness.registry import get_task
-from harness.requests import ChoiceRequest, GenerationRequest
+from harness.requests import ChoiceRequest, Generation, GenerationRequest
+from tests.backends.conftest import long_text
+from tests.tolerances import loglikelihood_tolerance
 
 
 def _reference_loglikelihood(backend, context: str, continuation: str) -> tuple[float, int, bool]:
     """One sequence, no batching, no cache: sum of log-softmax at the continuation positions."""
     encoded = encode_choice(backend.tokenizer, context, (continuation,))
-    ctx, cont = list(encoded.context), list(encoded.continuations[0])
+    return _reference_token_loglikelihood(backend, list(encoded.context), list(encoded.continuations[0]))
+
+
+def _reference_token_loglikelihood(backend, ctx: list[int], cont: list[int]) -> tuple[float, int, bool]:
     with torch.inference_mode():
         logits = backend.model(torch.tensor([ctx + cont])).logits[0].double()
     logprobs = torch.log_softmax(logits, dim=-1)
@@ -59,20 +65,23 @@ def test_choice_scores_equal_a_direct_computation(hf_backend, choice_requests, m
             expected, expected_count, expected_greedy = _reference_loglikelihood(
                 hf_backend, request.context, continuation
             )
-            assert ll == pytest.approx(expected, abs=1e-4), (request.context[-40:], continuation)
+            assert abs(ll - expected) <= loglikelihood_tolerance(expected, count), (request.context[-40:], continuation)
             assert (count, greedy) == (expected_count, expected_greedy)
+        assert result.truncated_tokens == 0
 
 
 def test_choice_scores_do_not_depend_on_batch_size(tiny_model, choice_requests) -> None:
     one = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=1, progress=False)
     many = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=64, progress=False)
     for a, b in zip(one.score_choices(choice_requests), many.score_choices(choice_requests), strict=True):
-        assert a.loglikelihoods == pytest.approx(b.loglikelihoods, abs=1e-4)
+        for x, y, count in zip(a.loglikelihoods, b.loglikelihoods, b.token_counts, strict=True):
+            assert abs(x - y) <= loglikelihood_tolerance(y, count)
 
 
 def test_greedy_flag_is_true_for_the_models_own_continuation(hf_backend) -> None:
     context = "Frage: Wie viele Eier?\nAntwort:"
-    (generated,) = hf_backend.generate([GenerationRequest(prompt=context, max_new_tokens=6)])
+    (generation,) = hf_backend.generate([GenerationRequest(prompt=context, max_new_tokens=6)])
+    generated = generation.text
     tokens = hf_backend.tokenizer.encode(generated, add_special_tokens=False)
     assert tokens, "the model generated nothing"
     (scores,) = hf_backend.score_choices([ChoiceRequest(context=context, continuations=(generated,))])
@@ -95,26 +104,89 @@ def test_generation_is_deterministic_and_batch_independent(tiny_model, prompts) 
     many = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=8, progress=False)
     first = many.generate(prompts)
     assert first == many.generate(prompts)
+    assert all(isinstance(answer, Generation) and answer.truncated_tokens == 0 for answer in first)
     assert sum(a == b for a, b in zip(first, one.generate(prompts), strict=True)) >= 0.95 * len(prompts)
 
 
 def test_generation_respects_max_new_tokens(hf_backend, prompts) -> None:
     free = [replace(r, stop=()) for r in prompts]
-    long = hf_backend.generate(free)
+    long = [answer.text for answer in hf_backend.generate(free)]
     short = hf_backend.generate([replace(r, max_new_tokens=5) for r in free])
     for full, cut in zip(long, short, strict=True):
         # Greedy: 5 tokens are a prefix of 24 (a split multi-byte character may decode as U+FFFD).
-        assert full.startswith(cut.rstrip("\ufffd"))
-    assert sum(map(len, short)) < sum(map(len, long))
+        assert full.startswith(cut.text.rstrip("\ufffd"))
+        assert cut.finish_reason == "length"  # cut, not finished: the tiny model does not end these in 5 tokens
+    assert sum(len(answer.text) for answer in short) < sum(map(len, long))
 
 
 def test_generation_stops_at_a_stop_sequence(hf_backend, prompts) -> None:
     free = [replace(r, stop=()) for r in prompts[:4]]
-    texts = hf_backend.generate(free)
+    texts = [answer.text for answer in hf_backend.generate(free)]
     stops = [text[len(text) // 2 : len(text) // 2 + 3] for text in texts]
+    assert all(stops)
     stopped = hf_backend.generate([replace(r, stop=(s,)) for r, s in zip(free, stops, strict=True)])
     for text, stop, result in zip(texts, stops, stopped, strict=True):
-        assert result == text[: text.find(stop)]
+        assert result == Generation(text[: text.find(stop)], "stop")
+
+
+def test_generation_that_ends_in_eos_says_so(hf_backend, eos_prompts) -> None:
+    answers = hf_backend.generate(eos_prompts)
+    print([(r.prompt[-30:], a.text) for r, a in zip(eos_prompts, answers, strict=True)])
+    for request, answer in zip(eos_prompts, answers, strict=True):
+        assert answer.finish_reason == "eos" and answer.text, request.prompt
+        # The model alone, unbatched: the same text, then EOS before the budget runs out.
+        ids = torch.tensor([hf_backend.tokenizer.encode(request.prompt)])
+        with torch.inference_mode():
+            tokens = hf_backend.model.generate(ids, max_new_tokens=12, do_sample=False)[0, ids.shape[1] :].tolist()
+        eos = hf_backend.tokenizer.eos_token_id
+        assert eos in tokens and len(tokens) < 12 or tokens[-1] == eos
+        assert answer.text == hf_backend.tokenizer.decode(tokens[: tokens.index(eos)])
+    # With a budget that ends before EOS the same prompts are cut instead.
+    short = hf_backend.generate([replace(r, max_new_tokens=1) for r in eos_prompts])
+    assert {answer.finish_reason for answer in short} == {"length"}
+
+
+def test_finish_reason_prefers_a_stop_sequence_then_eos() -> None:
+    assert finish_reason("a\n\nb", ("\n\n",), [5, 6, 1], {1}) == "stop"
+    assert finish_reason("ab", ("\n\n",), [5, 6, 1], {1}) == "eos"
+    assert finish_reason("ab", (), [5, 6], {1}) == "length"
+
+
+def test_a_prompt_that_does_not_fit_keeps_bos_and_its_end(tiny_model, data_dir) -> None:
+    backend = create_backend("hf", str(tiny_model), GenerationParams(), max_length=96, progress=False)
+    tokenizer = backend.tokenizer
+    prompt = long_text(data_dir, tokenizer, 200)
+    fits = GenerationRequest(prompt="Frage: Wie viele Eier?\nAntwort:", max_new_tokens=8)
+    answers = backend.generate([GenerationRequest(prompt=prompt, max_new_tokens=16), fits])
+    encoded = tokenizer.encode(prompt)
+    kept = [tokenizer.bos_token_id] + encoded[len(encoded) - 79 :]  # 96 - 16 = 80 positions, BOS first
+    assert answers[0].truncated_tokens == len(encoded) - 80 and answers[1].truncated_tokens == 0
+    with torch.inference_mode():
+        out = backend.model.generate(torch.tensor([kept]), max_new_tokens=16, do_sample=False)
+    expected = tokenizer.decode(out[0, len(kept) :], skip_special_tokens=True)
+    assert answers[0].text == expected and answers[0].finish_reason == "length"
+
+
+def test_a_context_that_does_not_fit_keeps_bos_and_its_end(tiny_model, data_dir) -> None:
+    backend = create_backend("hf", str(tiny_model), GenerationParams(), max_length=96, progress=False)
+    tokenizer = backend.tokenizer
+    context = long_text(data_dir, tokenizer, 200)
+    requests = [
+        ChoiceRequest(context=context, continuations=(" 18", " zwei Eier", " drei")),
+        ChoiceRequest(context="Kurz:", continuations=(" a", " bb bb")),
+    ]
+    for mode in ("shared_context", "full"):
+        backend.score_mode = mode
+        long, short = backend.score_choices(requests)
+        assert short.truncated_tokens == 0
+        encoded = encode_choice(tokenizer, context, requests[0].continuations)
+        longest = max(map(len, encoded.continuations))
+        keep = 96 + 1 - longest  # the last continuation token is only a target
+        assert long.truncated_tokens == len(encoded.context) - keep > 0
+        ctx = [tokenizer.bos_token_id, *encoded.context[len(encoded.context) - keep + 1 :]]
+        for ll, count, cont in zip(long.loglikelihoods, long.token_counts, encoded.continuations, strict=True):
+            expected, expected_count, _ = _reference_token_loglikelihood(backend, ctx, list(cont))
+            assert count == expected_count and abs(ll - expected) <= loglikelihood_tolerance(expected, count)
 
 
 def test_cut_at_stop_uses_the_earliest_stop() -> None:

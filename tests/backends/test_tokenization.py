@@ -3,7 +3,9 @@ from pathlib import Path
 import pytest
 import transformers
 
-from harness.backends.tokenization import encode_choice, prefix_token_id
+from harness.backends.scoring import encode_for_scoring
+from harness.backends.tokenization import encode_choice, prefix_token_id, truncate_left
+from harness.requests import ChoiceRequest
 
 
 @pytest.fixture(scope="module")
@@ -34,3 +36,31 @@ def test_empty_context_conditions_on_bos(tokenizer) -> None:
     encoded = encode_choice(tokenizer, "", (" Ja, richtig", " Nein"))
     assert encoded.context == (prefix_token_id(tokenizer),) == (tokenizer.bos_token_id,)
     assert list(encoded.continuations[1]) == tokenizer.encode(" Nein", add_special_tokens=False)
+
+
+def test_truncation_keeps_bos_and_the_end_and_counts_the_cut() -> None:
+    assert truncate_left([0, 5, 6, 7, 8], 3, bos_token_id=0) == ((0, 7, 8), 2)
+    assert truncate_left([5, 6, 7, 8], 2, bos_token_id=0) == ((7, 8), 2)  # no BOS to keep: lm-eval's cut
+    assert truncate_left([0, 5, 6], 1, bos_token_id=0) == ((6,), 2)  # no room for BOS and a token
+    assert truncate_left([5, 6, 7], 3, bos_token_id=None) == ((5, 6, 7), 0)
+
+
+def test_inputs_that_fit_are_not_touched() -> None:
+    for tokens in ([0, 5, 6], [5], []):
+        assert truncate_left(tokens, 3, bos_token_id=0) == (tuple(tokens), 0)
+    with pytest.raises(ValueError, match="at least one"):
+        truncate_left([0, 5], 0, bos_token_id=0)
+
+
+def test_a_choice_context_that_does_not_fit_keeps_bos(tokenizer) -> None:
+    context = "Frage: " + "Wie viele Eier legt das Huhn? " * 20
+    request = ChoiceRequest(context=context, continuations=(" 12 Eier", " 3"))
+    full = encode_choice(tokenizer, context, request.continuations)
+    assert encode_for_scoring(tokenizer, request, 1000) == full and full.truncated == 0
+    encoded = encode_for_scoring(tokenizer, request, 40)
+    longest = max(map(len, full.continuations))
+    assert len(encoded.context) + longest == 41  # 40 input positions: the last target is never an input
+    assert encoded.context[0] == tokenizer.bos_token_id
+    assert encoded.context[1:] == full.context[len(full.context) - len(encoded.context) + 1 :]
+    assert encoded.truncated == len(full.context) - len(encoded.context)
+    assert encoded.continuations == full.continuations

