@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--chat", action="store_true", help="apply the model's chat template (recorded with its sha256)")
     ev.add_argument("--base-url", default=None, help="openai backend: server URL, e.g. http://127.0.0.1:8000/v1")
     ev.add_argument(
-        "--served-model", default=None, help="openai backend: model name on the server (default: the only one)"
+        "--served-model",
+        default=None,
+        help="openai backend: model name on the server (default: the one whose id or root folder is MODEL)",
     )
     ev.add_argument("--max-model-len", type=int, default=None, help="vllm: context length (default: the model's)")
     ev.add_argument("--gpu-memory-utilization", type=float, default=0.9)
