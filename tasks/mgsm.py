@@ -317,7 +317,7 @@ class Mgsm(Task[MgsmExample]):
         return examples
 
     def expected_examples(self, split: str) -> int:
-        return EXPECTED_ROWS
+        return EXPECTED_EXEMPLARS if split == EXEMPLARS else EXPECTED_ROWS
 
     def hub_source(self, language: Language, split: str) -> HubSource:
         return HubSource(path="juletxara/mgsm", name=language.code, split="train" if split == EXEMPLARS else split)
