@@ -42,7 +42,15 @@ from harness import paired_stats
 from harness.errors import ConfigError, DataError, XlhError
 from harness.metrics import Metric, SampleScore
 from harness.registry import get_task
-from harness.results import RESULTS_FILE, SAMPLES_FILE, SampleKey, atomic_write_text, read_sample_scores, to_jsonable
+from harness.results import (
+    RESULTS_FILE,
+    SAMPLES_FILE,
+    SampleKey,
+    atomic_write_text,
+    read_sample_scores,
+    sample_group,
+    to_jsonable,
+)
 from harness.sampling import task_sampling
 
 REPORT_SCHEMA_VERSION = 1
@@ -328,11 +336,14 @@ def _setup_notes(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
 def _groups(
     baseline: Run, candidate: Run, base_task: dict[str, Any], code: str
 ) -> tuple[dict[str, SampleScore], dict[str, SampleScore]]:
-    key = (base_task["name"], base_task["variant"], code)
+    found = []
     for run in (baseline, candidate):
-        if key not in run.samples:
-            raise DataError(f"results.json lists {key[0]}/{code} but samples.jsonl has no sample of it", run.folder)
-    return baseline.samples[key], candidate.samples[key]
+        items = sample_group(run.samples, base_task["name"], base_task["variant"], base_task["split"], code)
+        if items is None:
+            raise DataError(f"results.json lists {base_task['name']}/{code} but samples.jsonl has no sample of it",
+                            run.folder)  # fmt: skip
+        found.append(items)
+    return found[0], found[1]
 
 
 def _gold_differences(where: str, base: dict[str, SampleScore], cand: dict[str, SampleScore]) -> list[str]:

@@ -130,8 +130,16 @@ def to_jsonable(record: Any) -> Any:
     return record
 
 
+# Characters that JSON allows unescaped but that Python's str.splitlines (and many line readers) take for line
+# breaks: a generated text holding one would split a samples.jsonl record in two for such a reader.
+_LINE_BREAKS = {"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+_LINE_BREAK = re.compile("[\x85\u2028\u2029]")
+
+
 def dumps(record: Any) -> str:
-    return json.dumps(to_jsonable(record), ensure_ascii=False, allow_nan=False)
+    """One JSON Lines record: UTF-8 text as it is, except the characters that readers take for line breaks."""
+    text = json.dumps(to_jsonable(record), ensure_ascii=False, allow_nan=False)
+    return _LINE_BREAK.sub(lambda match: _LINE_BREAKS[match.group()], text)
 
 
 def model_slug(name_or_path: str) -> str:
@@ -199,16 +207,17 @@ def load_results(path: Path) -> dict[str, Any]:
     return json.loads(file.read_text(encoding="utf-8"))
 
 
-SampleKey = tuple[str, str, str]  # task, variant, language
+SampleKey = tuple[str, str, str | None, str]  # task, variant, split (None before schema 4), language
 
 
 def read_sample_scores(path: Path) -> dict[SampleKey, dict[str, SampleScore]]:
-    """A samples.jsonl as per-item scores: (task, variant, language) -> item id -> SampleScore, in file
-    order. Scores written as null (NaN is not JSON) come back as NaN. Errors name the file and line."""
+    """A samples.jsonl as per-item scores: (task, variant, split, language) -> item id -> SampleScore, in
+    file order (``sample_group`` finds a group). Scores written as null (NaN is not JSON) come back as NaN.
+    Errors name the file and line."""
     groups: dict[SampleKey, dict[str, SampleScore]] = {}
     for line_number, record in read_jsonl(path):
         try:
-            key = (record["task"], record["variant"], record["language"])
+            key = (record["task"], record["variant"], record.get("split"), record["language"])
             item = str(record["id"])
             scores = {name: math.nan if value is None else float(value) for name, value in record["scores"].items()}
             scored = SampleScore(record["extracted"], record["gold"], scores, record.get("details") or {})
@@ -216,6 +225,15 @@ def read_sample_scores(path: Path) -> dict[SampleKey, dict[str, SampleScore]]:
             raise DataError(f"not a sample record ({type(error).__name__}: {error})", path, line_number) from error
         group = groups.setdefault(key, {})
         if item in group:
-            raise DataError(f"item {item} of {'/'.join(key)} appears twice", path, line_number)
+            where = "/".join(part for part in key if part is not None)
+            raise DataError(f"item {item} of {where} appears twice", path, line_number)
         group[item] = scored
     return groups
+
+
+def sample_group(
+    groups: dict[SampleKey, dict[str, SampleScore]], task: str, variant: str, split: str, language: str
+) -> dict[str, SampleScore] | None:
+    """The items of one task, variant, split and language; samples written before schema 4 have no split
+    (a run held one split per task and variant then)."""
+    return groups.get((task, variant, split, language)) or groups.get((task, variant, None, language))

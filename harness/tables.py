@@ -49,7 +49,7 @@ from harness.errors import DataError, XlhError
 from harness.language_groups import GROUPINGS, group_of, group_sort_key
 from harness.metrics import Metric, MetricValue, SampleScore
 from harness.paired_stats import item_statistic
-from harness.results import RESULTS_FILE, SAMPLES_FILE, model_slug, read_sample_scores
+from harness.results import RESULTS_FILE, SAMPLES_FILE, SampleKey, model_slug, read_sample_scores, sample_group
 from harness.sampling import task_sampling
 
 ENGLISH = "eng_Latn"
@@ -242,8 +242,8 @@ def load_study_runs(study_file: Path, results_dir: Path) -> list[Run]:
 
 
 @cache
-def _samples(folder: Path) -> dict[tuple[str, str, str], dict[str, SampleScore]]:
-    """(task, variant, language code) -> item id -> SampleScore, from a run's samples.jsonl."""
+def _samples(folder: Path) -> dict[SampleKey, dict[str, SampleScore]]:
+    """(task, variant, split, language code) -> item id -> SampleScore, from a run's samples.jsonl."""
     file = folder / SAMPLES_FILE
     if not file.is_file():
         raise TableError(f"{file}: missing; deltas and merge gains need the per-item scores")
@@ -503,12 +503,7 @@ class _Resampler:
 
 def _items(entry: Entry, code: str) -> dict[str, SampleScore]:
     setting = entry.task.setting
-    same = [t for t in entry.run.tasks if (t.setting.name, t.setting.variant) == (setting.name, setting.variant)]
-    if len(same) > 1:
-        raise TableError(f"{entry.run.folder}: {setting.name}:{setting.variant} appears twice (two splits?); "
-                         "samples.jsonl cannot tell their items apart")  # fmt: skip
-    key = (setting.name, setting.variant, code)
-    items = _samples(entry.run.folder).get(key)
+    items = sample_group(_samples(entry.run.folder), setting.name, setting.variant, setting.split, code)
     if not items:
         raise TableError(f"{entry.run.folder / SAMPLES_FILE}: no samples of {setting.name}:{setting.variant}/{code}")
     return items

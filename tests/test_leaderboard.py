@@ -22,6 +22,7 @@ from harness.backends import GenerationParams, create_backend
 from harness.errors import ConfigError, XlhError
 from harness.registry import get_task
 from harness.runner import RunConfig, run
+from harness.sampling import limit_examples
 from tests.parity.lmeval_helpers import lmeval_yaml
 
 pytestmark = pytest.mark.slow  # runs lm-eval and six xlh runs (about a minute in all)
@@ -91,7 +92,8 @@ def _lmeval(model: Path, data_dir: Path, work: Path, out: Path) -> tuple[Path, A
     xnli = get_task("xnli")
     work.mkdir()
     for code in LANGS:
-        examples = xnli.load_local(data_dir, xnli.language(code), "validation")[:LIMIT]
+        every = xnli.load_local(data_dir, xnli.language(code), "validation")
+        examples = limit_examples(every, LIMIT, "sample", 1234, "xnli", xnli.stratum)  # the items xlh's LIMIT takes
         data = work / f"xnli_{code}.jsonl"
         data.write_text("".join(json.dumps(vars(e), ensure_ascii=False) + "\n" for e in examples), encoding="utf-8")
         lmeval_yaml(work, f"xnli_{code}", tasks / "xnli" / f"xnli_{code}.yaml", "validation", data)
@@ -383,3 +385,18 @@ def test_xlh_leaderboard_command(tree: Tree, capsys: pytest.CaptureFixture[str])
     assert xlh(["leaderboard", "--results", str(tree.root)]) == 0
     assert capsys.readouterr().out.split() == [str(tree.root / name) for name in leaderboard.OUTPUTS]
     assert xlh(["leaderboard", "--results", str(tree.root / "missing")]) == 2
+
+
+def test_another_limit_sample_is_another_column(tree: Tree, tmp_path: Path) -> None:
+    """The same LIMIT drawn as lm-eval's first N (or with another seed) scored other items: its own column."""
+    root = tmp_path / "results"
+    seeded = root / "tiny" / tree.runs["a3"].name
+    shutil.copytree(tree.runs["a3"], seeded)
+    for name, mode, seed in (("first", "first", None), ("seed7", "sample", 7)):
+        other = shutil.copytree(tree.runs["a3"], root / f"tiny-{name}" / tree.runs["a3"].name)
+        results = json.loads((other / "results.json").read_text())
+        results["tasks"][0].update(limit_mode=mode, limit_seed=seed)
+        (other / "results.json").write_text(json.dumps(results))
+    board = leaderboard.build(root)
+    labels = sorted(column.label for column in board.columns)
+    assert [label.split(" v")[0] for label in labels] == [f"{XNLI} (first)", f"{XNLI} (seed 1234)", f"{XNLI} (seed 7)"]

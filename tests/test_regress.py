@@ -24,6 +24,7 @@ from harness.regress import IMPROVEMENT, REGRESSION, UNCHANGED, WITHIN_TOL, main
 from harness.requests import ChoiceScores, Response
 from harness.results import RESULTS_FILE, SAMPLES_FILE, dumps, to_jsonable
 from harness.runner import RunConfig, load_examples, run
+from harness.sampling import limit_examples
 
 pytestmark = pytest.mark.slow
 
@@ -251,12 +252,16 @@ def test_other_data_or_edited_samples_are_refused(
     assert "not a run folder" in capsys.readouterr().err
 
 
-def test_a_smaller_candidate_is_compared_on_the_shared_items(runs: dict[str, Path], tmp_path: Path) -> None:
-    """A candidate with a smaller LIMIT (a copy keeping the first 30 items of each language, re-aggregated)."""
+def test_a_smaller_candidate_is_compared_on_the_shared_items(runs: dict[str, Path], tmp_path: Path, data_dir) -> None:
+    """A candidate with a smaller LIMIT (a copy keeping LIMIT 30's items of each language, re-aggregated: a
+    subset of LIMIT 60's, as samples are nested)."""
     smaller = tmp_path / "smaller"
     shutil.copytree(runs["xnli_again"], smaller)
     records = [json.loads(line) for line in (smaller / SAMPLES_FILE).read_text().splitlines()]
-    kept = [r for r in records if int(r["id"]) < 30]
+    xnli = get_task("xnli")
+    examples = xnli.load_local(data_dir, xnli.language("en"), "test")
+    sample = {e.id for e in limit_examples(examples, 30, "sample", 1234, "xnli", xnli.stratum)}  # LIMIT 30's items
+    kept = [r for r in records if r["id"] in sample]
     (smaller / SAMPLES_FILE).write_text("".join(json.dumps(r) + "\n" for r in kept))
     result = json.loads((smaller / RESULTS_FILE).read_text())
     from harness.metrics import SampleScore

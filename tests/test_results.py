@@ -48,3 +48,12 @@ def test_results_files_honour_the_umask(tmp_path: Path, umask: int, mode: int) -
     finally:
         os.umask(previous)
     assert (tmp_path / "results.json").stat().st_mode & 0o777 == mode
+
+
+def test_a_sample_record_is_one_line_for_every_line_reader() -> None:
+    """Seen: a tiny model generated U+0085, which str.splitlines takes for a line break, splitting a record."""
+    import json
+
+    record = {"responses": ["a\x85b\u2028c\u2029d\x1c\ne"]}
+    text = dumps(record)
+    assert text.splitlines() == [text] and json.loads(text) == record

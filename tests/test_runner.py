@@ -90,3 +90,45 @@ def test_a_limit_run_records_its_sample_and_pairs_languages(tiny_model: Path, da
     assert first_task["languages"]["eng_Latn"]["data"]["sample_ids"] != ids["eng_Latn"]
     first_golds = {json.loads(line)["gold"] for line in (first / "samples.jsonl").read_text().splitlines()}
     assert len(first_golds) == 1  # the test files are sorted by topic
+
+
+def test_two_splits_of_one_task_stay_apart(tiny_model: Path, data_dir: Path, tmp_path: Path) -> None:
+    """sib200@test and sib200@validation in one run: every sample names its split, and readers keep them apart."""
+    from harness.regress import main as regress
+    from harness.results import read_sample_scores, sample_group
+
+    config = RunConfig(model=str(tiny_model), tasks=("sib200@test", "sib200@validation"), languages=("eng_Latn",),
+                       limit=5, data_dir=data_dir, out_dir=tmp_path, backend_options={"progress": False})  # fmt: skip
+    folder = run(config)
+    groups = read_sample_scores(folder / "samples.jsonl")
+    test = sample_group(groups, "sib200", "prompt_1", "test", "eng_Latn")
+    validation = sample_group(groups, "sib200", "prompt_1", "validation", "eng_Latn")
+    assert test is not None and validation is not None and len(test) == len(validation) == 5
+    assert set(test) != set(validation)
+    assert regress(["--baseline", str(folder), "--candidate", str(folder), "--report", str(tmp_path / "r.json")]) == 0
+
+
+def test_truncation_and_length_caps_are_counted_and_warned_once(tiny_model, data_dir, tmp_path, capsys) -> None:
+    """A context window too small for MGSM's prompts (300 tokens, 256 of them kept for the answer): every prompt
+    is cut, each sample says by how much, each language counts them, and one warning per task and language."""
+    config = RunConfig(model=str(tiny_model), tasks=("mgsm", "sib200"), languages=("en", "de"), limit=3,
+                       data_dir=data_dir, out_dir=tmp_path, cache=None,
+                       backend_options={"progress": False, "max_length": 300})  # fmt: skip
+    folder = run(config)
+    samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    tasks = {task["name"]: task for task in json.loads((folder / "results.json").read_text())["tasks"]}
+    for sample in samples:
+        language = tasks[sample["task"]]["languages"][sample["language"]]
+        if sample["task"] == "mgsm":
+            assert sample["truncated_tokens"] > 0 and len(sample["finish_reasons"]) == 1
+            assert sample["finish_reasons"][0] in ("stop", "eos", "length")
+        else:
+            assert sample["truncated_tokens"] == 0 and sample["finish_reasons"] == []  # SIB's prompts fit
+        mine = [s for s in samples if (s["task"], s["language"]) == (sample["task"], sample["language"])]
+        assert language["truncated"] == sum(1 for s in mine if s["truncated_tokens"])
+        assert language["length_capped"] == sum(1 for s in mine if "length" in s["finish_reasons"])
+    assert tasks["mgsm"]["languages"]["de"]["truncated"] == 3
+    err = capsys.readouterr().err
+    for code in ("en", "de"):
+        assert err.count(f"mgsm:direct@test/{code}: 3 of 3 samples had their prompt cut") == 1
+    assert "sib200" not in err
