@@ -338,7 +338,12 @@ def _groups(
 ) -> tuple[dict[str, SampleScore], dict[str, SampleScore]]:
     found = []
     for run in (baseline, candidate):
-        items = sample_group(run.samples, base_task["name"], base_task["variant"], base_task["split"], code)
+        splits = [
+            t["split"]
+            for t in run.result["tasks"]
+            if (t["name"], t["variant"]) == (base_task["name"], base_task["variant"])
+        ]
+        items = sample_group(run.samples, base_task["name"], base_task["variant"], base_task["split"], code, splits)
         if items is None:
             raise DataError(f"results.json lists {base_task['name']}/{code} but samples.jsonl has no sample of it",
                             run.folder)  # fmt: skip

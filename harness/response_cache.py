@@ -55,6 +55,8 @@ ANSWER_NEUTRAL_OPTIONS = frozenset(
         "lora_path",
     }
 )
+# Library versions a backend records that cannot change an answer (the openai backend's HTTP client).
+ANSWER_NEUTRAL_VERSIONS = frozenset({"aiohttp"})
 # Requests computed (and committed) per backend call. Runs without a store are chunked the same way, so an
 # answer never depends on whether the cache was on (batch composition moves float sums by ~1e-5).
 DEFAULT_CHUNK = 128
@@ -229,7 +231,9 @@ class CacheIdentity:
             backend=kind,
             device=info.device,
             dtype=info.dtype,
-            versions=tuple(sorted((str(k), str(v)) for k, v in info.versions.items())),
+            versions=tuple(
+                sorted((str(k), str(v)) for k, v in info.versions.items() if k not in ANSWER_NEUTRAL_VERSIONS)
+            ),
             options=json.dumps(options, sort_keys=True, default=str),
             generation=generation,
         )

@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,7 @@ class TaskResult:
     limit: int | None
     limit_mode: str | None  # with a LIMIT: "sample" (seeded stratified, harness/sampling.py) or "first"
     limit_seed: int | None  # with limit_mode "sample"
+    limit_sampler: int | None  # with limit_mode "sample": harness.sampling.SAMPLER_VERSION
     metrics: list[str]  # display order; the first is the headline
     languages: dict[str, LanguageResult]
     skipped: dict[str, str] = field(default_factory=dict)  # language code -> reason
@@ -232,8 +233,21 @@ def read_sample_scores(path: Path) -> dict[SampleKey, dict[str, SampleScore]]:
 
 
 def sample_group(
-    groups: dict[SampleKey, dict[str, SampleScore]], task: str, variant: str, split: str, language: str
+    groups: dict[SampleKey, dict[str, SampleScore]],
+    task: str,
+    variant: str,
+    split: str,
+    language: str,
+    run_splits: Collection[str] = (),
 ) -> dict[str, SampleScore] | None:
-    """The items of one task, variant, split and language; samples written before schema 4 have no split
-    (a run held one split per task and variant then)."""
-    return groups.get((task, variant, split, language)) or groups.get((task, variant, None, language))
+    """The items of one task, variant, split and language. Samples written before schema 4 have no split:
+    they are taken for ``split`` only when the run (``run_splits``: the splits its results list for this
+    task and variant) evaluated one split of it, since two splits' items would be mixed otherwise."""
+    found = groups.get((task, variant, split, language))
+    if found is not None:
+        return found
+    unsplit = groups.get((task, variant, None, language))
+    if unsplit is not None and len(set(run_splits)) > 1:
+        raise DataError(f"{task}:{variant} ran on splits {', '.join(sorted(set(run_splits)))}, and its samples "
+                        "(written before results schema 4) do not say which split each item is from")  # fmt: skip
+    return unsplit

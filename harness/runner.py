@@ -38,7 +38,13 @@ from harness.results import (
     model_slug,
     to_jsonable,
 )
-from harness.sampling import DEFAULT_LIMIT_MODE, DEFAULT_LIMIT_SEED, check_limit_mode, limit_examples
+from harness.sampling import (
+    DEFAULT_LIMIT_MODE,
+    DEFAULT_LIMIT_SEED,
+    SAMPLER_VERSION,
+    check_limit_mode,
+    limit_examples,
+)
 from harness.study import Recipe
 from harness.task import Example, Shot, Task
 
@@ -421,6 +427,7 @@ def _score(
         )
     _warn_cut(units)
     results = []
+    sampled = config.limit is not None and config.limit_mode == "sample"
     for selection, languages in plan:
         task = selection.task
         metrics = task.metrics(selection.variant)
@@ -452,7 +459,8 @@ def _score(
                 shots_from=(config.shots_from or "same language") if config.shots else None,
                 limit=config.limit,
                 limit_mode=config.limit_mode if config.limit is not None else None,
-                limit_seed=config.limit_seed if config.limit is not None and config.limit_mode == "sample" else None,
+                limit_seed=config.limit_seed if sampled else None,
+                limit_sampler=SAMPLER_VERSION if sampled else None,
                 metrics=[metric.name for metric in metrics],
                 languages=language_results,
                 skipped={lang: why for (key, lang), why in skipped.items() if key == selection.key},

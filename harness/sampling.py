@@ -31,6 +31,9 @@ from harness.task import Example
 LIMIT_MODES = ("sample", "first")  # "sample": the seeded stratified order; "first": the file's first N (lm-eval)
 DEFAULT_LIMIT_MODE = "sample"
 DEFAULT_LIMIT_SEED = 1234
+# Bump when sample_order changes which items a seed picks (tests/test_versions.py fails otherwise): results
+# record it (``limit_sampler``), and runs drawn by different versions are different samples.
+SAMPLER_VERSION = 1
 
 E = TypeVar("E", bound=Example)
 
@@ -76,7 +79,7 @@ def limit_examples(
     return [example for example in examples if id(example) in chosen]
 
 
-def sampling_of(limit: int | None, mode: str | None, seed: int | None) -> str:
+def sampling_of(limit: int | None, mode: str | None, seed: int | None, sampler: int | None = SAMPLER_VERSION) -> str:
     """One name for how a run chose its items, the same in every reader of results (tables, regress, the
     leaderboard, studies): "all" without a LIMIT, "first" for lm-eval's first N, "seed S" for the seeded
     sample. Runs whose names differ evaluated different items and are not compared."""
@@ -84,14 +87,14 @@ def sampling_of(limit: int | None, mode: str | None, seed: int | None) -> str:
         return "all"
     if mode == "first":
         return "first"
-    return f"seed {seed}"
+    return f"seed {seed}" if sampler in (None, 1) else f"seed {seed} (sampler v{sampler})"
 
 
 def task_sampling(task: Mapping[str, Any]) -> str:
     """``sampling_of`` for a task entry of a results.json (any schema: before schema 4 a LIMIT took the first
     N items and nothing recorded it)."""
     limit = task.get("limit")
-    return sampling_of(limit, task.get("limit_mode") or "first", task.get("limit_seed"))
+    return sampling_of(limit, task.get("limit_mode") or "first", task.get("limit_seed"), task.get("limit_sampler"))
 
 
 def check_limit_mode(mode: str) -> None:

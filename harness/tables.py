@@ -503,7 +503,15 @@ class _Resampler:
 
 def _items(entry: Entry, code: str) -> dict[str, SampleScore]:
     setting = entry.task.setting
-    items = sample_group(_samples(entry.run.folder), setting.name, setting.variant, setting.split, code)
+    splits = [
+        t.setting.split
+        for t in entry.run.tasks
+        if (t.setting.name, t.setting.variant) == (setting.name, setting.variant)
+    ]
+    try:
+        items = sample_group(_samples(entry.run.folder), setting.name, setting.variant, setting.split, code, splits)
+    except DataError as error:
+        raise TableError(f"{entry.run.folder / SAMPLES_FILE}: {error}") from error
     if not items:
         raise TableError(f"{entry.run.folder / SAMPLES_FILE}: no samples of {setting.name}:{setting.variant}/{code}")
     return items

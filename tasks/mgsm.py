@@ -213,7 +213,8 @@ def render(
 
 
 def strict_extract(response: str, language: Language, variant: str) -> Decimal | None:
-    """The number after the first "The answer is" phrase (of the language, or English in ``en_cot``)."""
+    """The number after the first "The answer is" phrase that a number follows (of the language, or English
+    in ``en_cot``), read in the language's number format."""
     words = NATIVE_COT[language.code] if variant == "native_cot" else ENGLISH_COT
     phrase = "|".join(re.escape(text) for text in sorted(words.answer_is, key=len, reverse=True))
     fmt = number_format(language, variant)

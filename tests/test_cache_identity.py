@@ -102,6 +102,8 @@ def test_engine_versions_device_dtype_sampling_and_adapter_change_the_key() -> N
     keys |= {_key(info, adapter="adapter-sha"), _key(info, generation=GenerationParams(seed=7))}
     keys.add(_key(info, generation=GenerationParams(temperature=0.7)))
     assert reference not in keys and len(keys) == len(variants) + 3
+    # The openai backend's HTTP client cannot change an answer.
+    assert _key(BackendInfo("vllm", {**VERSIONS, "aiohttp": "3.9"}, "cpu", "float32", dict(VLLM_OPTIONS))) == reference
     # "hf" and "transformers" are one engine.
     hf = BackendInfo("hf", VERSIONS, "cpu", "float32", {})
     assert _key(hf) == _key(BackendInfo("transformers", VERSIONS, "cpu", "float32", {}))

@@ -57,3 +57,19 @@ def test_a_sample_record_is_one_line_for_every_line_reader() -> None:
     record = {"responses": ["a\x85b\u2028c\u2029d\x1c\ne"]}
     text = dumps(record)
     assert text.splitlines() == [text] and json.loads(text) == record
+
+
+def test_samples_without_a_split_are_refused_where_the_run_had_two(tmp_path: Path) -> None:
+    """Before schema 4 samples did not say their split: a run of sib200@test and @validation mixed them."""
+    import json
+
+    from harness.errors import DataError
+    from harness.results import read_sample_scores, sample_group
+
+    rows = [{"task": "sib200", "variant": "prompt_1", "language": "eng_Latn", "id": str(i), "extracted": 0,
+             "gold": 0, "scores": {"acc": 1.0}} for i in range(4)]  # fmt: skip
+    (tmp_path / "samples.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    groups = read_sample_scores(tmp_path / "samples.jsonl")
+    assert len(sample_group(groups, "sib200", "prompt_1", "test", "eng_Latn", ["test"]) or {}) == 4
+    with pytest.raises(DataError, match="ran on splits test, validation"):
+        sample_group(groups, "sib200", "prompt_1", "test", "eng_Latn", ["test", "validation"])

@@ -103,3 +103,10 @@ def test_sampling_names() -> None:
     assert task_sampling({"limit": 20}) == "first"
     assert task_sampling({"limit": 20, "limit_mode": "sample", "limit_seed": 1234}) == "seed 1234"
     assert task_sampling({"limit": None, "limit_mode": None}) == "all"
+
+
+def test_another_sampler_version_is_another_sample() -> None:
+    assert task_sampling({"limit": 20, "limit_mode": "sample", "limit_seed": 1234, "limit_sampler": 1}) == "seed 1234"
+    assert task_sampling({"limit": 20, "limit_mode": "sample", "limit_seed": 1234, "limit_sampler": 2}) == (
+        "seed 1234 (sampler v2)"
+    )

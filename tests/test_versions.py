@@ -4,7 +4,9 @@ change whenever its prompt, extraction or metric code changes, or old and new nu
 
 ``tests/versions.json`` stores, per task and for the request encoding, the version and a SHA-256 of the
 source code it depends on: the task module and every ``harness`` module it imports (metrics, answer parsers,
-language names), less the plumbing that cannot change a number (``IGNORED``). When code changes without a
+language names, the few-shot code of ``harness.task``), less the plumbing that cannot change a number
+(``IGNORED``); the request-encoding modules under ``ENCODING_VERSION``; the LIMIT sampler under
+``SAMPLER_VERSION``. When code changes without a
 version bump this test fails; after a bump, record the new state with::
 
     .venv/bin/python -m tests.test_versions --update
@@ -24,7 +26,7 @@ from harness.registry import all_tasks
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RECORD = Path(__file__).with_name("versions.json")
 # Modules whose changes cannot change a prompt, an extracted answer or a metric value.
-IGNORED = frozenset({"harness.errors", "harness.data", "harness.registry", "harness.task"})
+IGNORED = frozenset({"harness.errors", "harness.data", "harness.registry"})
 # The request-encoding code behind harness.backends.ENCODING_VERSION.
 ENCODING_MODULES = (
     "harness.requests",
@@ -67,6 +69,9 @@ def current() -> dict[str, dict[str, object]]:
     from harness.backends import ENCODING_VERSION
 
     state["encoding"] = {"version": ENCODING_VERSION, "sources": _source_digest(list(ENCODING_MODULES))}
+    from harness.sampling import SAMPLER_VERSION
+
+    state["sampler"] = {"version": SAMPLER_VERSION, "sources": _source_digest(["harness.sampling"])}
     return state
 
 

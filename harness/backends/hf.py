@@ -8,7 +8,8 @@
   stopped per sequence at the first stop string or EOS; each answer says which of the two (or the token
   budget) ended it (``finish_reason``).
 - Inputs that do not fit ``max_length`` lose tokens from the left, after BOS, which is kept
-  (``tokenization.truncate_left``); every answer counts the tokens cut.
+  (``tokenization.truncate_left``; a generation budget above 256 first shrinks to fit, ``fit_generation``);
+  every answer counts the tokens cut.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from tqdm.auto import tqdm
 import harness
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.scoring import encode_for_scoring
-from harness.backends.tokenization import EncodedChoice, special_tokens_kwargs, truncate_left
+from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
 from harness.errors import ConfigError, ModelError
 from harness.model_info import require_model_folder_if_local
 from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
@@ -120,13 +121,17 @@ class TransformersBackend:
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         results: list[Generation | None] = [None] * len(requests)
         kwargs = special_tokens_kwargs(self.add_bos_token)
-        encoded = [self.tokenizer.encode(request.prompt, **kwargs) for request in requests]
+        bos = self.tokenizer.bos_token_id
+        fitted = [
+            fit_generation(self.tokenizer.encode(r.prompt, **kwargs), r.max_new_tokens, self.max_length, bos)
+            for r in requests
+        ]
         # Same budget in one batch; longest prompts first.
-        order = sorted(range(len(requests)), key=lambda i: (requests[i].max_new_tokens, -len(encoded[i]), i))
+        order = sorted(range(len(requests)), key=lambda i: (fitted[i][1], -len(fitted[i][0]), i))
         bar = tqdm(total=len(requests), desc="generating", unit="req", disable=not self.progress)
         with torch.inference_mode():
-            for batch in _chunks_by(order, self.batch_size, key=lambda i: requests[i].max_new_tokens):
-                answers = self._generate_batch([requests[i] for i in batch], [encoded[i] for i in batch])
+            for batch in _chunks_by(order, self.batch_size, key=lambda i: fitted[i][1]):
+                answers = self._generate_batch([requests[i] for i in batch], [fitted[i] for i in batch])
                 for i, answer in zip(batch, answers, strict=True):
                     results[i] = answer
                 bar.update(len(batch))
@@ -195,11 +200,12 @@ class TransformersBackend:
         return _collect(batch, _token_scores(gathered, targets, target_mask))
 
     # -- generation -------------------------------------------------------------------------------
-    def _generate_batch(self, requests: list[GenerationRequest], encoded: list[list[int]]) -> list[Generation]:
-        max_new = requests[0].max_new_tokens
-        budget = max(1, self.max_length - max_new)
-        truncated = [truncate_left(tokens, budget, self.tokenizer.bos_token_id) for tokens in encoded]
-        prompts = [list(tokens) for tokens, _ in truncated]
+    def _generate_batch(
+        self, requests: list[GenerationRequest], fitted: list[tuple[tuple[int, ...], int, int]]
+    ) -> list[Generation]:
+        """One batch of requests with the same fitted budget (``fit_generation``: prompt, budget, tokens cut)."""
+        max_new = fitted[0][1]
+        prompts = [list(tokens) for tokens, _, _ in fitted]
         pad = self._pad_id()
         width = max(len(p) for p in prompts)
         input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=self.device)
@@ -228,7 +234,7 @@ class TransformersBackend:
                 finish_reason=finish_reason(text, request.stop, tokens, eos),
                 truncated_tokens=cut,
             )
-            for text, tokens, request, (_, cut) in zip(texts, generated, requests, truncated, strict=True)
+            for text, tokens, request, (_, _, cut) in zip(texts, generated, requests, fitted, strict=True)
         ]
 
     def _pad_id(self) -> int:

@@ -43,7 +43,7 @@ from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.chat import ChatTemplate
 from harness.backends.hf import cut_at_stop
 from harness.backends.scoring import TokenScores, choice_scores, encode_for_scoring
-from harness.backends.tokenization import special_tokens_kwargs, truncate_left
+from harness.backends.tokenization import fit_generation, special_tokens_kwargs
 from harness.backends.vllm import vllm_finish_reason
 from harness.errors import ConfigError, ModelError
 from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
@@ -160,10 +160,9 @@ class OpenAIBackend:
         kwargs = special_tokens_kwargs(self._add_bos())
         bodies, cuts = [], []
         for request in requests:
-            max_new = min(request.max_new_tokens, self.max_length - 1)
-            budget = max(1, self.max_length - max_new)
-            tokens, cut = truncate_left(
-                self.tokenizer.encode(request.prompt, **kwargs), budget, self.tokenizer.bos_token_id
+            encoded = self.tokenizer.encode(request.prompt, **kwargs)
+            tokens, max_new, cut = fit_generation(
+                encoded, request.max_new_tokens, self.max_length, self.tokenizer.bos_token_id
             )
             cuts.append(cut)
             body: dict[str, Any] = {

@@ -56,6 +56,31 @@ def truncate_left(tokens: Sequence[int], keep: int, bos_token_id: int | None) ->
     return tuple(tokens[cut:]), cut
 
 
+# A prompt too long for its generation budget first gives up budget, down to this many tokens (lm-eval's
+# generation budget), and only then loses its start. See fit_generation.
+PROTECTED_BUDGET = 256
+
+
+def fit_generation(
+    tokens: Sequence[int], max_new_tokens: int, max_length: int, bos_token_id: int | None
+) -> tuple[tuple[int, ...], int, int]:
+    """A prompt and its generation budget fitted into a context of ``max_length`` tokens: the kept prompt
+    tokens, the budget and the number of prompt tokens cut.
+
+    lm-eval keeps the budget whole and cuts the prompt to ``max_length - max_new_tokens``. With budgets of
+    at most PROTECTED_BUDGET (MGSM, XQuAD) xlh does the same, so every lm-eval prompt is encoded alike. A
+    larger budget (FLORES sizes its budget from the source sentence: up to ~3,000 tokens into Shan) first
+    shrinks to the room the prompt leaves, down to PROTECTED_BUDGET, before the prompt loses anything: on a
+    2,048-token model the prompt would otherwise shrink to a few tokens and nothing would be translated. A
+    generation the smaller budget stops says so (finish reason "length").
+    """
+    wanted = min(max_new_tokens, max_length - 1)
+    room = max_length - len(tokens)
+    budget = min(wanted, max(room, min(wanted, PROTECTED_BUDGET)))
+    kept, cut = truncate_left(tokens, max_length - budget, bos_token_id)
+    return kept, budget, cut
+
+
 def special_tokens_kwargs(add_bos_token: bool | None) -> dict[str, bool]:
     """Keyword arguments for ``tokenizer.encode``: the tokenizer's own default unless told otherwise."""
     return {} if add_bos_token is None else {"add_special_tokens": add_bos_token}

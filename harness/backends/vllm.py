@@ -7,8 +7,8 @@ the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through t
   sequences and token budgets; the output tokens are decoded here and cut at the first stop sequence, as
   the transformers backend does. The finish reason comes from vLLM's (``vllm_finish_reason``): vLLM says
   "stop" for EOS and stop strings alike and tells them apart in ``stop_reason``.
-- Truncation: prompts and contexts that do not fit keep their BOS and their end (``truncate_left``), and
-  every answer counts the tokens cut.
+- Truncation: prompts and contexts that do not fit keep their BOS and their end (``truncate_left``; a
+  generation budget above 256 first shrinks to fit, ``fit_generation``), and every answer counts the tokens cut.
 - Choice scoring, ``score_mode="shared_context"`` (default): vLLM does not read its prefix cache for a
   request that asks for prompt log-probs, so scoring every context+continuation sequence recomputes the
   context once per continuation. Instead, per request, the shared prefix (context + the continuations'
@@ -45,7 +45,7 @@ from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.chat import ChatTemplate
 from harness.backends.hf import cut_at_stop
 from harness.backends.scoring import SharedPlan, TokenScores, choice_scores, encode_for_scoring, shared_plan
-from harness.backends.tokenization import EncodedChoice, special_tokens_kwargs, truncate_left
+from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
 from harness.errors import ConfigError, ModelError
 from harness.model_info import require_model_folder_if_local
 from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
@@ -209,10 +209,10 @@ class VLLMBackend:
         kwargs = special_tokens_kwargs(self._add_bos())
         prompts, params, cuts = [], [], []
         for request in requests:
-            max_new = min(request.max_new_tokens, self.max_length - 1)
-            budget = max(1, self.max_length - max_new)
             encoded = self.tokenizer.encode(request.prompt, **kwargs)
-            tokens, cut = truncate_left(encoded, budget, self.tokenizer.bos_token_id)
+            tokens, max_new, cut = fit_generation(
+                encoded, request.max_new_tokens, self.max_length, self.tokenizer.bos_token_id
+            )
             prompts.append(TokensPrompt(prompt_token_ids=list(tokens)))
             cuts.append(cut)
             params.append(

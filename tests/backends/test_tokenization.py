@@ -4,7 +4,7 @@ import pytest
 import transformers
 
 from harness.backends.scoring import encode_for_scoring
-from harness.backends.tokenization import encode_choice, prefix_token_id, truncate_left
+from harness.backends.tokenization import encode_choice, fit_generation, prefix_token_id, truncate_left
 from harness.requests import ChoiceRequest
 
 
@@ -64,3 +64,19 @@ def test_a_choice_context_that_does_not_fit_keeps_bos(tokenizer) -> None:
     assert encoded.context[1:] == full.context[len(full.context) - len(encoded.context) + 1 :]
     assert encoded.truncated == len(full.context) - len(encoded.context)
     assert encoded.continuations == full.continuations
+
+
+def test_a_generation_fits_like_lm_eval_up_to_256_tokens_of_budget() -> None:
+    prompt = [1, *range(10, 2009)]  # BOS + 1,999 tokens
+    assert fit_generation(prompt[:100], 256, 2048, 1) == (tuple(prompt[:100]), 256, 0)
+    kept, budget, cut = fit_generation(prompt, 256, 2048, 1)  # lm-eval: the budget stays, the prompt is cut
+    assert (budget, cut, len(kept), kept[0], kept[-1]) == (256, 208, 1792, 1, prompt[-1])
+
+
+def test_a_larger_budget_shrinks_before_the_prompt_is_cut() -> None:
+    """FLORES sizes budgets from the source (up to ~3,000 tokens): on a 1,024-token model the prompt stays."""
+    prompt = [1, *range(10, 1009)]  # BOS + 999 tokens
+    assert fit_generation(prompt[:100], 1500, 1024, 1) == (tuple(prompt[:100]), 924, 0)
+    kept, budget, cut = fit_generation(prompt, 1500, 1024, 1)  # no room: down to 256, then the prompt is cut
+    assert (budget, cut, len(kept), kept[0]) == (256, 232, 768, 1)
+    assert fit_generation(prompt[:10], 5000, 1024, 1)[1] == 1014  # never past the context window

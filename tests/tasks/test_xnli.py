@@ -123,6 +123,28 @@ def test_a_sorted_or_shifted_test_file_fails(tmp_path: Path, data_dir: Path) -> 
         TASK.load_local(root, TASK.language("de"), "test")
 
 
+@pytest.mark.parametrize("reorder", ["shuffled groups", "shifted by one group", "groups reversed"])
+def test_a_file_reordered_by_whole_premise_groups_fails(tmp_path: Path, data_dir: Path, reorder: str) -> None:
+    """The premise pattern is the same for any order of whole groups of 3 (the review's case): the digits
+    the rows share with their English pairs catch it."""
+    import random
+
+    def regroup(lines: list[str]) -> list[str]:
+        groups = [lines[i : i + 3] for i in range(0, len(lines), 3)]
+        if reorder == "shuffled groups":
+            random.Random(0).shuffle(groups)
+        elif reorder == "shifted by one group":
+            groups = [*groups[1:], groups[0]]
+        else:
+            groups.reverse()
+        return [line for group in groups for line in group]
+
+    root = _copy_xnli(tmp_path, data_dir)
+    _rewrite_test_de(root, regroup)
+    with pytest.raises(DataError, match=r"test-de\.tsv:1: rows are not in the order of .*only \d+ hold the same"):
+        TASK.load_local(root, TASK.language("de"), "test")
+
+
 def test_every_language_test_file_has_the_english_premise_pattern(data_dir: Path) -> None:
     labels = data_dir / "xnli" / "hf_jsonl" / "en" / "test.jsonl"
     english = premise_starts([json.loads(line)["premise"] for line in labels.read_text(encoding="utf-8").splitlines()])
