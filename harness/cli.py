@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import XlhError
+from harness.seeds import DEFAULT_SEED
 
 if TYPE_CHECKING:  # imported where used: `xlh --help` stays fast
     from harness.runner import RunConfig as RunConfigType
@@ -55,10 +56,10 @@ def _parser() -> argparse.ArgumentParser:
         help="which LIMIT items: a seeded sample keeping every class, the same in every language and model "
         "(sample, default), or the first N of the file as lm-eval does (first)",
     )
-    ev.add_argument("--limit-seed", type=int, default=None, help="seed of the LIMIT sample (default 1234)")
-    # None: the study's value with --study, else 0 shots and seed 1234.
+    ev.add_argument("--limit-seed", type=int, default=None, help=f"seed of the LIMIT sample (default {DEFAULT_SEED})")
+    # None: the study's value with --study, else 0 shots and DEFAULT_SEED.
     ev.add_argument("--shots", type=int, default=None, help="solved examples shown before each prompt (default 0)")
-    ev.add_argument("--shot-seed", type=int, default=None, help="seed of the few-shot draw (default 1234)")
+    ev.add_argument("--shot-seed", type=int, default=None, help=f"seed of the few-shot draw (default {DEFAULT_SEED})")
     ev.add_argument(
         "--shots-from",
         default=None,
@@ -100,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         "--dtype", default="auto", help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16"
     )
     ev.add_argument("--batch-size", type=int, default=16)
-    ev.add_argument("--seed", type=int, default=1234)
+    ev.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ev.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     ev.add_argument("--role", choices=("base", "expert", "merged"), default=None)
     ev.add_argument("--parents", default=None, help="comma-separated parent models of a merged model")
@@ -149,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--tasks", default=None, help="comma-separated task or task:variant (default: all in the runs)")
     table.add_argument("--metrics", default=None, help="comma-separated metrics (default: each task's headline)")
     table.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples (default 1000)")
-    table.add_argument("--seed", type=int, default=1234, help="paired bootstrap seed (default 1234)")
+    table.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"paired bootstrap seed (default {DEFAULT_SEED})")
 
     show = commands.add_parser("show", help="print the summary table of a run folder")
     show.add_argument("run_folder", type=Path)
@@ -191,7 +192,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         limit_seed=DEFAULT_LIMIT_SEED if args.limit_seed is None else args.limit_seed,
         shots=args.shots or 0,
         shots_from=args.shots_from or None,
-        shot_seed=1234 if args.shot_seed is None else args.shot_seed,
+        shot_seed=DEFAULT_SEED if args.shot_seed is None else args.shot_seed,
     )
     config = _run_config(args, _model_folder(args.model), selection)
     _run_and_report(dataclasses.replace(config, display_name=args.name, recipe=recipe))

@@ -12,6 +12,8 @@ from functools import cache
 
 import langcodes
 
+ENGLISH = "eng_Latn"  # the FLORES-200 code of English: transfer is measured from it
+
 
 @dataclass(frozen=True)
 class Language:

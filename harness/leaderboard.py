@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import ConfigError, XlhError
+from harness.languages import ENGLISH
 from harness.results import RESULTS_FILE, SCHEMA_VERSION, atomic_write_text
 from harness.sampling import task_sampling
 
-ENGLISH = "eng_Latn"
 OUTPUTS = ("leaderboard.md", "leaderboard.csv", "leaderboard.html")
 XLH = "xlh"
 

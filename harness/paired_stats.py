@@ -39,10 +39,10 @@ import numpy as np
 from harness.classification_metrics import MacroF1, WeightedF1
 from harness.metrics import MeanMetric, Metric, SampleScore
 from harness.qa_metrics import QaMeanMetric
+from harness.seeds import DEFAULT_SEED
 from harness.translation_metrics import CorpusTranslationMetric, score_from_statistics, segment_statistics
 
 DEFAULT_RESAMPLES = 10_000
-DEFAULT_SEED = 1234
 CHUNK_ELEMENTS = 4_000_000  # resampled item positions held in memory at once (32 MB of int64)
 
 T = TypeVar("T")

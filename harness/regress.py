@@ -632,7 +632,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resamples", type=int, default=paired_stats.DEFAULT_RESAMPLES, help="paired bootstrap resamples (10000)"
     )
-    parser.add_argument("--seed", type=int, default=paired_stats.DEFAULT_SEED, help="bootstrap seed (1234)")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=paired_stats.DEFAULT_SEED,
+        help=f"bootstrap seed (default {paired_stats.DEFAULT_SEED})",
+    )
     parser.add_argument("--show-all", action="store_true", help="list every test, not only significant changes")
 
 

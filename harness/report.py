@@ -10,7 +10,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-ENGLISH = "eng_Latn"
+from harness.languages import ENGLISH
+
 # Per task: the headline metric and the next one; only the headline when many tasks share the table.
 METRICS_SHOWN, METRICS_SHOWN_MANY_TASKS, MANY_TASKS = 2, 1, 4
 

@@ -45,6 +45,7 @@ from harness.sampling import (
     check_limit_mode,
     limit_examples,
 )
+from harness.seeds import DEFAULT_SEED
 from harness.study import Recipe
 from harness.task import Example, Shot, Task
 
@@ -97,7 +98,7 @@ class RunConfig:
     full_fingerprint: bool = False
     command: tuple[str, ...] = ()
     shots: int = 0
-    shot_seed: int = 1234
+    shot_seed: int = DEFAULT_SEED
     shots_from: str | None = None  # None: shots in the item's own language; else a language (``en``)
     cache: Path | None = None  # the response store (SQLite); None: answers are not cached
 

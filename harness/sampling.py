@@ -26,11 +26,12 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from harness.errors import ConfigError
+from harness.seeds import DEFAULT_SEED
 from harness.task import Example
 
 LIMIT_MODES = ("sample", "first")  # "sample": the seeded stratified order; "first": the file's first N (lm-eval)
 DEFAULT_LIMIT_MODE = "sample"
-DEFAULT_LIMIT_SEED = 1234
+DEFAULT_LIMIT_SEED = DEFAULT_SEED
 # Bump when sample_order changes which items a seed picks (tests/test_versions.py fails otherwise): results
 # record it (``limit_sampler``), and runs drawn by different versions are different samples.
 SAMPLER_VERSION = 1

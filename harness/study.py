@@ -40,6 +40,7 @@ from typing import Any
 
 from harness.errors import XlhError
 from harness.sampling import DEFAULT_LIMIT_MODE, DEFAULT_LIMIT_SEED, LIMIT_MODES, sampling_of, task_sampling
+from harness.seeds import DEFAULT_SEED
 
 ROLES = ("base", "expert", "merged")
 STUDY_KEYS = {"name", "description", "models", "eval"}
@@ -95,7 +96,7 @@ class StudyEval:
     limit_seed: int = DEFAULT_LIMIT_SEED
     shots: int = 0
     shots_from: str | None = None
-    shot_seed: int = 1234
+    shot_seed: int = DEFAULT_SEED
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,7 @@ def _eval(raw: Any, path: Path) -> StudyEval:
         limit_seed=_int(data.get("limit_seed", DEFAULT_LIMIT_SEED), path, "eval.limit_seed", minimum=0),
         shots=_int(data.get("shots", 0), path, "eval.shots", minimum=0),
         shots_from=None if data.get("shots_from") is None else _string(data["shots_from"], path, "eval.shots_from"),
-        shot_seed=_int(data.get("shot_seed", 1234), path, "eval.shot_seed", minimum=0),
+        shot_seed=_int(data.get("shot_seed", DEFAULT_SEED), path, "eval.shot_seed", minimum=0),
     )
 
 

@@ -47,12 +47,13 @@ import numpy as np
 
 from harness.errors import DataError, XlhError
 from harness.language_groups import GROUPINGS, group_of, group_sort_key
+from harness.languages import ENGLISH
 from harness.metrics import Metric, MetricValue, SampleScore
 from harness.paired_stats import item_statistic
 from harness.results import RESULTS_FILE, SAMPLES_FILE, SampleKey, model_slug, read_sample_scores, sample_group
 from harness.sampling import task_sampling
+from harness.seeds import DEFAULT_SEED
 
-ENGLISH = "eng_Latn"
 ROLE_ORDER = ("base", "expert", "merged", None)
 FORMATS = ("terminal", "md", "csv", "latex")
 KINDS = ("scores", "deltas", "merge_gain")
@@ -373,7 +374,7 @@ class Bootstrap:
     """Paired bootstrap settings (recorded in each table's notes)."""
 
     resamples: int = 1000
-    seed: int = 1234
+    seed: int = DEFAULT_SEED
     confidence: float = 0.95
 
     def describe(self) -> str:

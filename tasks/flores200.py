@@ -51,14 +51,13 @@ from typing import Any
 
 from harness.data import read_tsv, require_file
 from harness.errors import ConfigError, DataError
-from harness.languages import FLORES200_CODES, Language, flores_language, language_name
+from harness.languages import ENGLISH, FLORES200_CODES, Language, flores_language, language_name
 from harness.metrics import Metric, SampleScore
 from harness.requests import DEFAULT_MAX_NEW_TOKENS, GenerationRequest, Request, Response
 from harness.task import HubSource, Shot, Task
 from harness.translation_metrics import Bleu, ChrF, SpBleu, sentence_chrf, spbleu_unavailable
 
 VERSION = 2  # 2: the token budget follows the source's length (was 256 for every sentence)
-ENGLISH = "eng_Latn"
 SPLITS = ("devtest", "dev")
 EXPECTED_SENTENCES = {"devtest": 1012, "dev": 510}  # dev: the SIB-200 share of the 997 dev sentences
 DEV_SENTENCES = 997  # SIB-200 index_id 0..996 are dev sentences, 997.. devtest ones

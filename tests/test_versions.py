@@ -10,6 +10,9 @@ language names, the few-shot code of ``harness.task``), less the plumbing that c
 version bump this test fails; after a bump, record the new state with::
 
     .venv/bin/python -m tests.test_versions --update
+
+A change that leaves every prompt, extraction and metric value as it was (a refactor, a moved constant) is
+re-recorded the same way without a bump; the commit says why no number can change.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
+from harness.seeds import DEFAULT_SEED
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,7 @@ class GenerationParams:
 
     temperature: float = 0.0
     top_p: float = 1.0
-    seed: int = 1234
+    seed: int = DEFAULT_SEED
 
     @property
     def greedy(self) -> bool:
