@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.errors import XlhError
+from harness.sampling import LIMIT_MODES
 from harness.seeds import DEFAULT_SEED
 
 if TYPE_CHECKING:  # imported where used: `xlh --help` stays fast
@@ -51,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, default=None, help="examples per language (default: all)")
     ev.add_argument(
         "--limit-mode",
-        choices=("sample", "first"),
+        choices=LIMIT_MODES,
         default=None,
         help="which LIMIT items: a seeded sample keeping every class, the same in every language and model "
         "(sample, default), or the first N of the file as lm-eval does (first)",

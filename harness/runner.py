@@ -426,7 +426,6 @@ def _score(
                 finish_reasons=unit.finish_reasons,
             )
         )
-    _warn_cut(units)
     results = []
     sampled = config.limit is not None and config.limit_mode == "sample"
     for selection, languages in plan:
@@ -468,25 +467,22 @@ def _score(
                 notes=list(task.notes(selection.variant)),
             )
         )
+    _warn_cut(results)
     return results, samples
 
 
-def _warn_cut(units: list[_Unit]) -> None:
-    """One warning per task and language whose prompts were truncated or whose generations hit the budget:
-    both move scores, and neither shows in a score."""
-    cut: dict[tuple[str, str], list[int]] = {}
-    for unit in units:
-        counts = cut.setdefault((unit.selection.key, unit.language.code), [0, 0, 0])
-        counts[0] += 1
-        counts[1] += bool(unit.truncated_tokens)
-        counts[2] += "length" in unit.finish_reasons
-    for (task, language), (total, truncated, capped) in cut.items():
-        if truncated:
-            print(f"xlh: warning: {task}/{language}: {truncated} of {total} samples had their prompt cut from the "
-                  "left to fit the model (truncated_tokens in samples.jsonl)", file=sys.stderr)  # fmt: skip
-        if capped:
-            print(f"xlh: warning: {task}/{language}: {capped} of {total} generations stopped at the token budget "
-                  "(finish_reasons 'length' in samples.jsonl)", file=sys.stderr)  # fmt: skip
+def _warn_cut(results: list[TaskResult]) -> None:
+    """One warning per task and language whose prompts were truncated or whose generations hit the budget
+    (the counts of its LanguageResult): both move scores, and neither shows in a score."""
+    for task in results:
+        for code, language in task.languages.items():
+            where = f"{task.name}:{task.variant}@{task.split}/{code}"
+            if language.truncated:
+                cut = f"{language.truncated} of {language.n} samples had their prompt cut from the left to fit"
+                print(f"xlh: warning: {where}: {cut} the model (truncated_tokens in samples.jsonl)", file=sys.stderr)
+            if language.length_capped:
+                capped = f"{language.length_capped} of {language.n} generations stopped at the token budget"
+                print(f"xlh: warning: {where}: {capped} (finish_reasons 'length' in samples.jsonl)", file=sys.stderr)
 
 
 __all__ = ["RunConfig", "TaskSelection", "load_examples", "run", "validate"]
