@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.api.registry import get_task  # noqa: E402
+from harness.api.requests import ChoiceRequest, ChoiceScores  # noqa: E402
 from harness.backends import GenerationParams, create_backend  # noqa: E402
-from harness.registry import get_task  # noqa: E402
-from harness.requests import ChoiceRequest, ChoiceScores  # noqa: E402
 
 
 def build_model(out: Path, data_dir: Path, layers: int, hidden: int) -> Path:
@@ -30,7 +30,7 @@ def build_model(out: Path, data_dir: Path, layers: int, hidden: int) -> Path:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from harness.tiny_model import build_tokenizer
+    from harness.run.tiny_model import build_tokenizer
 
     tokenizer = build_tokenizer(data_dir)
     config = LlamaConfig(

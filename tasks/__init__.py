@@ -1,1 +1,1 @@
-"""Built-in benchmark plugins: one module per benchmark, found automatically by ``harness.registry``."""
+"""Built-in benchmark plugins: one module per benchmark, found automatically by ``harness.api.registry``."""

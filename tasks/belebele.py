@@ -37,12 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.api.languages import Language, flores_language
+from harness.api.metric import Metric, SampleScore
+from harness.api.requests import ChoiceRequest, Request, Response
+from harness.api.task import HubSource, Shot, Task
 from harness.data import read_jsonl
 from harness.errors import DataError
-from harness.languages import Language, flores_language
-from harness.metrics import MeanMetric, Metric, SampleScore, choice_sample_score
-from harness.requests import ChoiceRequest, Request, Response
-from harness.task import HubSource, Shot, Task
+from harness.metrics.mean import MeanMetric, choice_sample_score
 
 VERSION = 2  # 2: few-shot demonstrations never come from the item's passage
 SPLITS = ("test",)

@@ -21,7 +21,7 @@ Scaling Human-Centered Machine Translation", arXiv:2207.04672).
   pair of FLORES-200 codes (``deu_Latn-fra_Latn``) that one direction, default or not (built on request).
 - Prompt: ``"{source name}: {source sentence}\\n{target name}:"``, greedy until a newline (or the token
   budget, sized from the source's UTF-8 length: see ``max_new_tokens``); the hypothesis is the generation
-  stripped. Names are CLDR's English names (``harness.languages.language_name``, which
+  stripped. Names are CLDR's English names (``harness.api.languages.language_name``, which
   leaves out a language's usual script and CLDR's " (individual language)" qualifier: Swahili, Nepali,
   Odia). Script qualifiers stay ("Acehnese
   (Arabic)", "Chinese (Traditional)"): they tell the model which script to write and keep names unique.
@@ -29,7 +29,7 @@ Scaling Human-Centered Machine Translation", arXiv:2207.04672).
   same direction), so no devtest sentence is ever a demonstration. ``SHOTS_FROM`` takes a direction
   (``eng_Latn-fra_Latn``): demonstrations of another direction.
 - Metrics (corpus-level per direction, sacrebleu's 0-100 scale, stderr from 1,000 bootstrap resamples of
-  the sentences, see harness/translation_metrics.py): ``chrf++`` (headline; ``CHRF(word_order=2)``),
+  the sentences, see harness/metrics/translation.py): ``chrf++`` (headline; ``CHRF(word_order=2)``),
   ``bleu`` (sacrebleu defaults, 13a tokenizer: near meaningless for scripts written without spaces, which
   is what spBLEU is for), ``spbleu`` (``tokenize="flores200"``) only when sacrebleu's FLORES-200
   SentencePiece model and the sentencepiece package are present (never downloaded; otherwise the reason is
@@ -49,13 +49,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.api.languages import ENGLISH, FLORES200_CODES, Language, flores_language, language_name
+from harness.api.metric import Metric, SampleScore
+from harness.api.requests import DEFAULT_MAX_NEW_TOKENS, GenerationRequest, Request, Response
+from harness.api.task import HubSource, Shot, Task
 from harness.data import read_tsv, require_file
 from harness.errors import ConfigError, DataError
-from harness.languages import ENGLISH, FLORES200_CODES, Language, flores_language, language_name
-from harness.metrics import Metric, SampleScore
-from harness.requests import DEFAULT_MAX_NEW_TOKENS, GenerationRequest, Request, Response
-from harness.task import HubSource, Shot, Task
-from harness.translation_metrics import Bleu, ChrF, SpBleu, sentence_chrf, spbleu_unavailable
+from harness.metrics.translation import Bleu, ChrF, SpBleu, sentence_chrf, spbleu_unavailable
 
 VERSION = 2  # 2: the token budget follows the source's length (was 256 for every sentence)
 SPLITS = ("devtest", "dev")
@@ -283,7 +283,7 @@ class Flores200(Task[FloresExample]):
         if unknown:
             raise ConfigError(
                 f"task {self.name!r}: {selector!r} is not a pair of FLORES-200 codes "
-                f"(unknown: {', '.join(unknown)}; codes look like deu_Latn, see harness.languages.FLORES200_CODES)"
+                f"(unknown: {', '.join(unknown)}; codes look like deu_Latn, see harness.api.languages.FLORES200_CODES)"
             )
         return direction(source, target)
 

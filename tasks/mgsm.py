@@ -19,7 +19,7 @@ chain-of-thought reasoners", arXiv:2210.03057).
   ``remove_whitespace`` filter) and ``flexible_match`` (the last number); CoT variants: ``strict_match``
   (the number after the "The answer is" phrase of the language) and ``flexible_match``. All compare
   *numbers* (``18.00`` = 18, native digits), read in the answer's own number format
-  (``harness.answers.NUMBER_FORMATS``: ``1.210`` and ``19,50`` in German, ``80 000`` in French; the English
+  (``harness.api.answers.NUMBER_FORMATS``: ``1.210`` and ``19,50`` in German, ``80 000`` in French; the English
   format in ``en_cot``, whose reasoning is English). ``unparsable`` counts answers without any number.
 - Where xlh's numbers differ from lm-eval's (deliberately): lm-eval reads every language the English way
   and compares strings with punctuation deleted, so ``18.00`` fails for gold 18, and its regexes stop at a
@@ -46,7 +46,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness.answers import (
+from harness.api.answers import (
     ENGLISH,
     NUMBER_FORMATS,
     NumberFormat,
@@ -56,12 +56,13 @@ from harness.answers import (
     parse_number,
     whole_number,
 )
+from harness.api.languages import Language, from_code
+from harness.api.metric import Metric, SampleScore
+from harness.api.requests import GenerationRequest, Request, Response
+from harness.api.task import HubSource, Shot, Task, check_language_table
 from harness.data import read_json, read_tsv
 from harness.errors import ConfigError, DataError
-from harness.languages import Language, from_code
-from harness.metrics import MeanMetric, Metric, SampleScore, SumMetric
-from harness.requests import GenerationRequest, Request, Response
-from harness.task import HubSource, Shot, Task, check_language_table
+from harness.metrics.mean import MeanMetric, SumMetric
 
 VERSION = 3  # 2: native_cot / en_cot variants, few-shot exemplars; 3: per-language number formats
 SPLIT = "test"

@@ -15,13 +15,13 @@ arXiv:2309.07445, "SIB-200: A Simple, Inclusive, and Big Evaluation Dataset for 
   (``lm_eval/tasks/afrobench/sib/utils.py`` ``prompt_func``, rendered into ``prompt_N/sib_*.yaml``), scored as
   lm-eval does: the prompt is the context and each label, after a space, a continuation.
 - Language names: prompts 2, 3 and 5 name the text's language. xlh takes the English name from CLDR
-  (``harness.languages.language_name``) for all 205 languages; lm-eval hand-types names for its 56 AfroBench
+  (``harness.api.languages.language_name``) for all 205 languages; lm-eval hand-types names for its 56 AfroBench
   languages, and 8 of them differ (Kabiye, Kikongo, Luba-Kasai, Luganda, Luo, Nyanga, Swazi, Tamazight
   where CLDR says Kabiyè, Kongo, Luba-Lulua, Ganda, Luo (Kenya and Tanzania), Nyanja, Swati, Central
   Atlas Tamazight (Tifinagh)). Prompts 1 and 4 are identical to lm-eval's in every language.
 - Metrics: ``acc`` (headline); ``macro_f1`` (every topic counts the same); ``f1_weighted`` (lm-eval's SIB
   metric, ``lm_eval.utils.weighted_f1_score``: scikit-learn's weighted F1, for comparison); ``acc_norm``
-  (log-likelihood per character of the label). F1 is over the 7 topics (see harness/classification_metrics.py).
+  (log-likelihood per character of the label). F1 is over the 7 topics (see harness/metrics/classification.py).
 - Few-shot: demonstrations (prompt + `` <label>``) come from ``train`` whatever split is evaluated; lm-eval's
   AfroBench YAMLs set ``fewshot_split: validation`` instead, which xlh keeps as an evaluation split.
 - Otherwise as lm-eval at 0 shots (tests/parity): the same contexts, continuations, log-likelihoods, acc and
@@ -37,13 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.classification_metrics import MacroF1, WeightedF1
+from harness.api.languages import FLORES200_CODES, Language, flores_language, language_name
+from harness.api.metric import Metric, SampleScore
+from harness.api.requests import ChoiceRequest, Request, Response
+from harness.api.task import HubSource, Shot, Task
 from harness.data import read_tsv, require_file
 from harness.errors import DataError
-from harness.languages import FLORES200_CODES, Language, flores_language, language_name
-from harness.metrics import MeanMetric, Metric, SampleScore, choice_sample_score
-from harness.requests import ChoiceRequest, Request, Response
-from harness.task import HubSource, Shot, Task
+from harness.metrics.classification import MacroF1, WeightedF1
+from harness.metrics.mean import MeanMetric, choice_sample_score
 
 VERSION = 1
 SPLITS = ("test", "validation", "train")

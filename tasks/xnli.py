@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.api.languages import Language, from_code
+from harness.api.metric import Metric, SampleScore
+from harness.api.requests import ChoiceRequest, Request, Response
+from harness.api.task import HubSource, Shot, Task, check_language_table
 from harness.data import read_jsonl, read_tsv, require_file
 from harness.errors import DataError
-from harness.languages import Language, from_code
-from harness.metrics import MeanMetric, Metric, SampleScore, choice_sample_score
-from harness.requests import ChoiceRequest, Request, Response
-from harness.task import HubSource, Shot, Task, check_language_table
+from harness.metrics.mean import MeanMetric, choice_sample_score
 
 VERSION = 1
 SPLITS = ("test", "validation")

@@ -16,7 +16,7 @@ Cross-lingual Transferability of Monolingual Representations", ACL, arXiv:1910.1
   copy the gold span exactly, and F1 gives partial credit for overlap; the XQuAD paper reports F1
   first), ``exact_match``, and ``f1_lmeval`` / ``exact_match_lmeval``, which reproduce lm-eval exactly.
 
-Where xlh's ``f1`` / ``exact_match`` deliberately differ from lm-eval's (``harness.qa_metrics``):
+Where xlh's ``f1`` / ``exact_match`` deliberately differ from lm-eval's (``harness.metrics.qa``):
 - best over ALL gold answers (SQuAD's rule); lm-eval reads only the first. XQuAD has one answer per
   question, so this matters only for other data given to the same code;
 - language-aware normalisation (MLQA's official script): Unicode punctuation (lm-eval removes ASCII
@@ -37,11 +37,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.api.languages import Language, from_code
+from harness.api.metric import Metric, SampleScore
+from harness.api.requests import GenerationRequest, Request, Response
+from harness.api.task import HubSource, Shot, Task, check_language_table
 from harness.data import read_json
 from harness.errors import DataError
-from harness.languages import Language, from_code
-from harness.metrics import Metric, SampleScore
-from harness.qa_metrics import (
+from harness.metrics.qa import (
     QaMeanMetric,
     best_over_references,
     exact_match,
@@ -51,8 +53,6 @@ from harness.qa_metrics import (
     require_rules,
     token_f1,
 )
-from harness.requests import GenerationRequest, Request, Response
-from harness.task import HubSource, Shot, Task, check_language_table
 
 VERSION = 1
 SPLIT = "validation"

@@ -31,7 +31,7 @@ def data_dir() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """A random 2-layer Llama (head_dim 64) with a BPE tokenizer trained on MGSM/XNLI text."""
-    from harness.tiny_model import build_tiny_model
+    from harness.run.tiny_model import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), data_dir, seed=0)
 

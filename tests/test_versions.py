@@ -4,7 +4,7 @@ change whenever its prompt, extraction or metric code changes, or old and new nu
 
 ``tests/versions.json`` stores, per task and for the request encoding, the version and a SHA-256 of the
 source code it depends on: the task module and every ``harness`` module it imports (metrics, answer parsers,
-language names, the few-shot code of ``harness.task``), less the plumbing that cannot change a number
+language names, the few-shot code of ``harness.api.task``), less the plumbing that cannot change a number
 (``IGNORED``); the request-encoding modules under ``ENCODING_VERSION``; the LIMIT sampler under
 ``SAMPLER_VERSION``. When code changes without a
 version bump this test fails; after a bump, record the new state with::
@@ -24,15 +24,15 @@ import json
 import sys
 from pathlib import Path
 
-from harness.registry import all_tasks
+from harness.api.registry import all_tasks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RECORD = Path(__file__).with_name("versions.json")
 # Modules whose changes cannot change a prompt, an extracted answer or a metric value.
-IGNORED = frozenset({"harness.errors", "harness.data", "harness.registry"})
+IGNORED = frozenset({"harness.errors", "harness.data", "harness.api.registry"})
 # The request-encoding code behind harness.backends.ENCODING_VERSION.
 ENCODING_MODULES = (
-    "harness.requests",
+    "harness.api.requests",
     "harness.backends.tokenization",
     "harness.backends.scoring",
     "harness.backends.chat",
@@ -72,9 +72,9 @@ def current() -> dict[str, dict[str, object]]:
     from harness.backends import ENCODING_VERSION
 
     state["encoding"] = {"version": ENCODING_VERSION, "sources": _source_digest(list(ENCODING_MODULES))}
-    from harness.sampling import SAMPLER_VERSION
+    from harness.run.sampling import SAMPLER_VERSION
 
-    state["sampler"] = {"version": SAMPLER_VERSION, "sources": _source_digest(["harness.sampling"])}
+    state["sampler"] = {"version": SAMPLER_VERSION, "sources": _source_digest(["harness.run.sampling"])}
     return state
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
+from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.seeds import DEFAULT_SEED
 
 

@@ -15,8 +15,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from harness.api.requests import ChoiceRequest, GenerationRequest
 from harness.errors import ConfigError
-from harness.requests import ChoiceRequest, GenerationRequest
 
 
 @dataclass(frozen=True)

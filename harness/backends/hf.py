@@ -23,12 +23,12 @@ import transformers
 from tqdm.auto import tqdm
 
 import harness
+from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.scoring import encode_for_scoring
 from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
 from harness.errors import ConfigError, ModelError
-from harness.model_info import require_model_folder_if_local
-from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
+from harness.run.model_info import require_model_folder_if_local
 
 SCORE_MODES = ("shared_context", "full")
 

@@ -39,6 +39,7 @@ import aiohttp
 import transformers
 
 import harness
+from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.chat import ChatTemplate
 from harness.backends.hf import cut_at_stop
@@ -46,7 +47,6 @@ from harness.backends.scoring import TokenScores, choice_scores, encode_for_scor
 from harness.backends.tokenization import fit_generation, special_tokens_kwargs
 from harness.backends.vllm import vllm_finish_reason
 from harness.errors import ConfigError, ModelError
-from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 

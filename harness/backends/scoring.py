@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.api.requests import ChoiceRequest, ChoiceScores
 from harness.backends.tokenization import EncodedChoice, encode_choice, truncate_left
-from harness.requests import ChoiceRequest, ChoiceScores
 
 
 def encode_for_scoring(

@@ -41,14 +41,14 @@ import torch
 import transformers
 
 import harness
+from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.chat import ChatTemplate
 from harness.backends.hf import cut_at_stop
 from harness.backends.scoring import SharedPlan, TokenScores, choice_scores, encode_for_scoring, shared_plan
 from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
 from harness.errors import ConfigError, ModelError
-from harness.model_info import require_model_folder_if_local
-from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
+from harness.run.model_info import require_model_folder_if_local
 
 SCORE_MODES = ("shared_context", "full")
 CPU_DEFAULT_KV_CACHE_GIB = 2.0

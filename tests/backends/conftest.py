@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.registry import get_task
-from harness.requests import ChoiceRequest, GenerationRequest
-from harness.tiny_model import training_text
+from harness.api.registry import get_task
+from harness.api.requests import ChoiceRequest, GenerationRequest
+from harness.run.tiny_model import training_text
 
 # Small, float32, eager: fast to start on 2 cores and comparable with transformers to ~1e-5.
 VLLM_TEST_OPTIONS = {"dtype": "float32", "max_model_len": 2048, "enforce_eager": True, "kv_cache_gib": 1}

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import transformers
 
+from harness.api.requests import ChoiceRequest, GenerationRequest
 from harness.backends.chat import ChatTemplate
 from harness.errors import ConfigError
-from harness.requests import ChoiceRequest, GenerationRequest
 
 TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>\n{{ m['content'] }}<|end|>\n{% endfor %}"

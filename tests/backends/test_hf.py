@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from harness.api.registry import get_task
+from harness.api.requests import ChoiceRequest, Generation, GenerationRequest
 from harness.backends import GenerationParams, create_backend
 from harness.backends.hf import cut_at_stop, finish_reason
 from harness.backends.tokenization import encode_choice
 from harness.errors import ConfigError, ModelError
-from harness.registry import get_task
-from harness.requests import ChoiceRequest, Generation, GenerationRequest
 from tests.backends.conftest import long_text
 from tests.tolerances import loglikelihood_tolerance
 

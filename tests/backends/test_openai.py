@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.api.requests import ChoiceRequest, Generation, GenerationRequest
 from harness.backends import GenerationParams, create_backend
 from harness.backends.openai import ServerError
 from harness.errors import ConfigError, ModelError
-from harness.requests import ChoiceRequest, Generation, GenerationRequest
-from harness.tiny_model import build_tokenizer
+from harness.run.tiny_model import build_tokenizer
 from tests.backends.conftest import long_text, require_vllm
 from tests.backends.test_vllm import compare_choice_scores, compare_generations
 

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import transformers
 
+from harness.api.requests import ChoiceRequest
 from harness.backends.scoring import encode_for_scoring
 from harness.backends.tokenization import encode_choice, fit_generation, prefix_token_id, truncate_left
-from harness.requests import ChoiceRequest
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from harness.api.registry import all_tasks
+from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends import GenerationParams, create_backend
 from harness.backends.scoring import encode_for_scoring, shared_plan
 from harness.backends.tokenization import EncodedChoice, encode_choice
 from harness.backends.vllm import vllm_finish_reason
 from harness.errors import ConfigError, ModelError
-from harness.registry import all_tasks
-from harness.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
-from harness.runner import RunConfig, run
+from harness.run.runner import RunConfig, run
 from tests.backends.conftest import VLLM_TEST_OPTIONS, long_text
 from tests.tolerances import loglikelihood_tolerance
 
@@ -256,8 +256,8 @@ def test_a_prompt_that_does_not_fit_keeps_bos_and_its_end(vllm_backend, hf_backe
 
 
 def test_chat_mode_scores_and_generates_the_templated_prompt(vllm_backend) -> None:
+    from harness.api.requests import GenerationRequest
     from harness.backends.chat import ChatTemplate
-    from harness.requests import GenerationRequest
 
     tokenizer = vllm_backend.tokenizer
     tokenizer.chat_template = "{{ bos_token }}{% for m in messages %}[{{ m['content'] }}]{% endfor %}Antwort:"

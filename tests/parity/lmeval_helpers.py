@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends import GenerationParams
-from harness.runner import RunConfig, run
+from harness.run.runner import RunConfig, run
 
 
 def lmeval_yaml(folder: Path, task: str, include: Path, split: str, data: Path, extra: tuple[str, ...] = ()) -> None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from harness.registry import get_task
+from harness.api.registry import get_task
 from tests.parity.lmeval_helpers import lmeval_yaml, run_lmeval, xlh_samples
 from tests.tolerances import assert_loglikelihoods_match
 

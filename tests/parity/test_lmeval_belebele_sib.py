@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
+from harness.api.languages import flores_language
 from harness.backends import GenerationParams
-from harness.languages import flores_language
-from harness.runner import RunConfig, run
+from harness.run.runner import RunConfig, run
 from tasks.belebele import Belebele
 from tasks.sib200 import LABELS, PROMPTS, Sib200, SibExample, prompt
 from tests.parity.lmeval_helpers import belebele_record, lmeval_yaml, run_lmeval_output, write_jsonl

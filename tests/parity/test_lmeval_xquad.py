@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from harness.qa_metrics import answer_tokens, lmeval_normalize_answer
-from harness.registry import get_task
+from harness.api.registry import get_task
+from harness.metrics.qa import answer_tokens, lmeval_normalize_answer
 from tasks.xquad import MAX_NEW_TOKENS, XquadExample, score_answer
 from tests.parity.lmeval_helpers import lmeval_yaml, run_lmeval, write_jsonl, xlh_samples
 

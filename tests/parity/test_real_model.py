@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.api.registry import get_task
+from harness.api.requests import ChoiceRequest
 from harness.backends import GenerationParams, create_backend
-from harness.model_store import KNOWN_MODELS, build_model, cache_dir
-from harness.registry import get_task
-from harness.requests import ChoiceRequest
+from harness.run.model_store import KNOWN_MODELS, build_model, cache_dir
 from tests.parity.lmeval_helpers import belebele_record, lmeval_yaml, run_lmeval, write_jsonl, xlh_samples
 from tests.tolerances import assert_loglikelihoods_match
 

@@ -14,10 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.api.registry import get_task
 from harness.backends import GenerationParams
-from harness.registry import get_task
-from harness.runner import RunConfig, run
-from harness.translation_metrics import (
+from harness.metrics.translation import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,
     Bleu,
@@ -25,6 +24,7 @@ from harness.translation_metrics import (
     bootstrap_scores,
     segment_statistics,
 )
+from harness.run.runner import RunConfig, run
 
 pytestmark = pytest.mark.slow
 

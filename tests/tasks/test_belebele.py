@@ -5,10 +5,10 @@ from pathlib import Path
 import lm_eval
 import pytest
 
-from harness.cli import main
+from harness.api.requests import ChoiceRequest, ChoiceScores
+from harness.api.task import Shot
+from harness.cli.main import main
 from harness.errors import DataError
-from harness.requests import ChoiceRequest, ChoiceScores
-from harness.task import Shot
 from tasks.belebele import (
     CODES,
     EXPECTED_PASSAGES,

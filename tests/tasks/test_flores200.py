@@ -5,15 +5,15 @@ from pathlib import Path
 import pytest
 from sacrebleu.metrics import CHRF
 
+from harness.api.languages import FLORES200_CODES, language_name
+from harness.api.metric import SampleScore
+from harness.api.requests import GenerationRequest
+from harness.api.task import FEWSHOT_DELIMITER, Shot
 from harness.backends import GenerationParams
 from harness.data import read_tsv
 from harness.errors import ConfigError, DataError
-from harness.languages import FLORES200_CODES, language_name
-from harness.metrics import SampleScore
-from harness.requests import GenerationRequest
-from harness.runner import RunConfig, run, validate
-from harness.task import FEWSHOT_DELIMITER, Shot
-from harness.translation_metrics import CorpusTranslationMetric, spbleu_unavailable
+from harness.metrics.translation import CorpusTranslationMetric, spbleu_unavailable
+from harness.run.runner import RunConfig, run, validate
 from tasks.flores200 import (
     BUDGET_FLOOR,
     BUDGET_MARGIN,

@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.api.requests import GenerationRequest
+from harness.api.task import Shot
 from harness.errors import ConfigError, DataError
-from harness.requests import GenerationRequest
-from harness.task import Shot
 from tasks.mgsm import DIRECT_WORDS, EXEMPLARS, EXPECTED_ROWS, LANGUAGES, Mgsm, MgsmExample, strict_extract
 
 TASK = Mgsm()

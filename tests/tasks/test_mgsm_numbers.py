@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.answers import NUMBER_FORMATS, NumberFormat, last_number
-from harness.languages import Language
+from harness.api.answers import NUMBER_FORMATS, NumberFormat, last_number
+from harness.api.languages import Language
 from tasks.mgsm import EXEMPLARS, EXPECTED_ROWS, LANGUAGES, NATIVE_COT, Mgsm, MgsmExample, strict_extract
 
 TASK = Mgsm()

@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.api.languages import FLORES200_CODES
+from harness.api.metric import SampleScore
+from harness.api.requests import ChoiceRequest, ChoiceScores
+from harness.api.task import Shot
 from harness.errors import DataError
-from harness.languages import FLORES200_CODES
-from harness.metrics import SampleScore
-from harness.requests import ChoiceRequest, ChoiceScores
-from harness.task import Shot
 from tasks.sib200 import EXPECTED_ROWS, LABELS, LANGUAGES, PROMPTS, SPLITS, VARIANTS, Sib200, SibExample
 
 TASK = Sib200()

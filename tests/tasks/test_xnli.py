@@ -3,9 +3,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.api.requests import ChoiceRequest, ChoiceScores
+from harness.api.task import Shot
 from harness.errors import DataError
-from harness.requests import ChoiceRequest, ChoiceScores
-from harness.task import Shot
 from tasks.xnli import EXPECTED_ROWS, LABELS, LANGUAGES, WORDS, Xnli, XnliExample, premise_starts
 
 TASK = Xnli()

@@ -6,9 +6,9 @@ import pytest
 import yaml
 from lm_eval.utils import apply_template
 
+from harness.api.requests import GenerationRequest
+from harness.api.task import Shot
 from harness.errors import DataError
-from harness.requests import GenerationRequest
-from harness.task import Shot
 from tasks.xquad import EXPECTED_QUESTIONS, LANGUAGES, WORDS, Xquad, XquadExample
 
 TASK = Xquad()

@@ -1,0 +1,185 @@
+"""The task plugin API: what a benchmark declares so that xlh can evaluate it.
+
+A plugin subclasses ``Task`` with a typed example record ``E`` and declares, in this order: name and
+version, languages, where data comes from (local files and the Hub), how an example becomes requests,
+how responses become per-sample scores, and which metrics aggregate them. The core never looks inside
+an example beyond its ``id``.
+
+Few-shot: the core draws ``k`` solved examples ("shots") from a pool split of the same or another language
+(``shot_split``, ``select_shots``) and hands them to ``requests``; a task says how one solved example reads
+as a demonstration (``demonstration``) and puts ``fewshot_prefix(shots)`` before its prompt.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+from harness.api.languages import Language
+from harness.api.metric import Metric, SampleScore
+from harness.api.requests import Request, Response
+from harness.errors import ConfigError
+
+# Between demonstrations, and between the last demonstration and the prompt (lm-eval's fewshot_delimiter).
+FEWSHOT_DELIMITER = "\n\n"
+
+
+class Example(Protocol):
+    """Anything with a stable item id; items are parallel across languages when the ids match."""
+
+    @property
+    def id(self) -> str: ...
+
+
+E = TypeVar("E", bound=Example)
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """A Hugging Face dataset split: ``datasets.load_dataset(path, name, split=split, revision=revision)``."""
+
+    path: str
+    name: str | None
+    split: str
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class Shot(Generic[E]):
+    """A solved example shown before the prompt, in its own language (which may differ from the item's)."""
+
+    example: E
+    language: Language
+
+
+class Task(ABC, Generic[E]):
+    """Base class of every benchmark plugin. Class attributes are the declaration; methods are pure."""
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    description: ClassVar[str] = ""
+    languages: ClassVar[tuple[Language, ...]]
+    splits: ClassVar[tuple[str, ...]]
+    default_split: ClassVar[str]
+    variants: ClassVar[tuple[str, ...]] = ("default",)
+    default_variant: ClassVar[str] = "default"
+    # Name of the sub-folder of DATA_DIR holding the original files (see its SOURCE.md).
+    data_folder: ClassVar[str]
+
+    # -- data ------------------------------------------------------------------------------------
+    @abstractmethod
+    def local_files(self, data_dir: Path, language: Language, split: str) -> tuple[Path, ...]:
+        """The original files this language and split is read from (hashed into results)."""
+
+    @abstractmethod
+    def load_local(self, data_dir: Path, language: Language, split: str) -> list[E]:
+        """Read the examples of one language from the original files (errors name file and line)."""
+
+    def expected_examples(self, split: str) -> int | None:
+        """How many examples a language has in ``split`` (checked for local files and the Hub alike); None
+        when it varies."""
+        return None
+
+    @abstractmethod
+    def hub_source(self, language: Language, split: str) -> HubSource:
+        """Where the same split lives on the Hugging Face Hub."""
+
+    @abstractmethod
+    def from_hub_record(self, record: dict[str, Any], index: int, language: Language) -> E:
+        """Adapt one Hub dataset row to the typed example."""
+
+    # -- prompts and scoring -------------------------------------------------------------------------
+    @abstractmethod
+    def requests(self, example: E, language: Language, variant: str, shots: Sequence[Shot[E]] = ()) -> list[Request]:
+        """Render one example (after its demonstrations, if any) into the request(s) a backend answers."""
+
+    @abstractmethod
+    def score(self, example: E, language: Language, variant: str, responses: Sequence[Response]) -> SampleScore:
+        """Turn the responses to ``requests(example, ...)`` into per-sample scores."""
+
+    @abstractmethod
+    def metrics(self, variant: str) -> tuple[Metric, ...]:
+        """The metrics reported for a variant, in display order (the first is the headline)."""
+
+    def stratum(self, example: E) -> Hashable | None:
+        """The class an item belongs to (a topic, a gold label), so that a LIMIT sample keeps every class in
+        proportion (see harness/run/sampling.py); None for tasks without classes."""
+        return None
+
+    def notes(self, variant: str) -> tuple[str, ...]:
+        """Facts about this run of the task worth keeping in results (e.g. why a metric was left out)."""
+        return ()
+
+    # -- few-shot -----------------------------------------------------------------------------------
+    def demonstration(self, shot: Shot[E], variant: str) -> str:
+        """One solved example as the model sees it before the prompt: the prompt followed by its answer."""
+        raise ConfigError(f"task {self.name!r} does not support few-shot prompts")
+
+    def shot_split(self, split: str) -> str:
+        """The split shots are drawn from when evaluating ``split`` (by default the split itself; the item
+        being scored is never its own shot)."""
+        return split
+
+    def select_shots(self, pool: Sequence[E], example: E, k: int, seed: int) -> list[E]:
+        """``k`` shots for ``example``: a random sample of the pool without the item itself (nor its
+        translations: ids are parallel across languages), seeded by the seed, the task and the item id,
+        so every language of an item sees the same demonstrations and runs are reproducible."""
+        candidates = [shot for shot in pool if not self.leaks(shot, example)]
+        if k > len(candidates):
+            raise ConfigError(
+                f"task {self.name!r}: SHOTS={k} but the few-shot pool has only {len(candidates)} usable examples"
+            )
+        rng = random.Random(f"{seed}|{self.name}|{example.id}")
+        return rng.sample(candidates, k)
+
+    def leaks(self, shot: E, example: E) -> bool:
+        """True when ``shot`` would give away the answer of ``example`` (by default: the same item)."""
+        return shot.id == example.id
+
+    def fewshot_prefix(self, shots: Sequence[Shot[E]], variant: str) -> str:
+        """The demonstrations, each followed by the few-shot delimiter ("" without shots)."""
+        return "".join(self.demonstration(shot, variant) + FEWSHOT_DELIMITER for shot in shots)
+
+    # -- selection helpers (shared by every task) ----------------------------------------------------
+    def select_languages(self, selectors: Sequence[str] | None) -> list[Language]:
+        """The task's languages that any selector names (all of them without selectors)."""
+        if not selectors:
+            return list(self.languages)
+        return [lang for lang in self.languages if any(lang.matches(s) for s in selectors)]
+
+    def language_summary(self) -> str:
+        """The languages as ``xlh tasks`` and error messages list them (dataset code, FLORES code if other)."""
+        codes = [lang.code if lang.code == lang.flores else f"{lang.code} ({lang.flores})" for lang in self.languages]
+        return f"{len(codes)}: {', '.join(codes)}"
+
+    def language(self, selector: str) -> Language:
+        for language in self.languages:
+            if language.matches(selector):
+                return language
+        valid = ", ".join(lang.code for lang in self.languages)
+        raise ConfigError(f"task {self.name!r} has no language {selector!r}; valid: {valid}")
+
+    def check_variant(self, variant: str) -> None:
+        if variant not in self.variants:
+            raise ConfigError(
+                f"task {self.name!r} has no prompt variant {variant!r}; valid: {', '.join(self.variants)}"
+            )
+
+    def check_split(self, split: str) -> None:
+        if split not in self.splits:
+            raise ConfigError(f"task {self.name!r} has no split {split!r}; valid: {', '.join(self.splits)}")
+
+
+def check_language_table(task_name: str, table_name: str, table: dict[str, Any], codes: Sequence[str]) -> None:
+    """Fail at import when a per-language prompt table misses (or invents) a language."""
+    missing = sorted(set(codes) - set(table))
+    extra = sorted(set(table) - set(codes))
+    if missing or extra:
+        raise RuntimeError(
+            f"{task_name}: prompt table {table_name} does not match the task's languages "
+            f"(missing: {missing or 'none'}, unknown: {extra or 'none'})"
+        )

@@ -1,0 +1,221 @@
+"""Corpus translation metrics from sacrebleu (chrF++, BLEU, spBLEU), with a bootstrap standard error.
+
+Split in two as sacrebleu itself is: every segment (hypothesis + reference) becomes a row of sufficient
+statistics (n-gram match counts), and the corpus score is computed from their column sums. The value of a
+metric is exactly sacrebleu's corpus score (the same code path as ``sacrebleu REF -i HYP``); scores are on
+sacrebleu's 0-100 scale, not 0-1.
+
+Standard error: bootstrap over segments. The rows of statistics are resampled with replacement
+``BOOTSTRAP_RESAMPLES`` times, drawn exactly as sacrebleu's own bootstrap draws them (``sacrebleu
+--confidence``: ``numpy.random.default_rng(seed).choice(n, size=(resamples, n))`` with sacrebleu's default
+seed 12345), each resample is scored, and the stderr is the standard deviation (ddof=1) of those scores.
+sacrebleu reports a 95% interval from the same resamples; xlh keeps the standard deviation so that every
+metric in a results file carries the same kind of error. The seed is a constant, never read from the
+environment (sacrebleu reads ``$SACREBLEU_SEED``), so a run is reproducible.
+
+spBLEU (BLEU on the FLORES-200 SentencePiece pieces, ``tokenize="flores200"``) needs the SentencePiece model
+that sacrebleu downloads on first use into ``$SACREBLEU/models/`` (``~/.sacrebleu/models/``) and the
+``sentencepiece`` package. xlh never downloads during a run: ``spbleu_unavailable`` says whether both are
+present, and the metric reads the model file from the folder it is given.
+
+Signatures are sacrebleu's own (``metric.get_signature()``, which names the bootstrap as ``bs`` and
+``seed``), after the score's name, followed by how the stderr was computed and the sample count. Values
+carry ``unit="score"`` (0-100, shown as they are).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sacrebleu.utils
+from sacrebleu.metrics import BLEU, CHRF
+from sacrebleu.metrics.base import Metric as SacrebleuMetric
+from sacrebleu.tokenizers.tokenizer_spm import SPM_MODELS, TokenizerSPM
+
+from harness.api.metric import MetricValue, SampleScore
+
+BOOTSTRAP_RESAMPLES = 1000  # sacrebleu's default for --confidence
+BOOTSTRAP_SEED = 12345  # sacrebleu's default $SACREBLEU_SEED
+# sacrebleu's name for the FLORES-200 SentencePiece model; it stores the file under the URL's base name.
+FLORES200_SPM = "flores200"
+FLORES200_SPM_URL: str = SPM_MODELS[FLORES200_SPM]["url"]
+
+
+# -- per segment, then per corpus --------------------------------------------------------------------------
+def segment_statistics(scorer: SacrebleuMetric, hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """One row of sufficient statistics per segment (one reference each), as sacrebleu extracts them."""
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+    stats = np.asarray(scorer._extract_corpus_statistics(list(hypotheses), [list(references)]))
+    if stats.dtype.kind not in "iu":  # counts, summed exactly; a metric with real-valued statistics needs care
+        raise TypeError(f"{type(scorer).__name__} statistics are not integer counts ({stats.dtype})")
+    return stats.astype(np.int64)
+
+
+def score_from_statistics(scorer: SacrebleuMetric, totals: np.ndarray) -> float:
+    """The corpus score from column sums of segment statistics (sacrebleu's own formula)."""
+    return float(scorer._compute_score_from_stats([int(count) for count in totals]).score)
+
+
+def bootstrap_scores(scorer: SacrebleuMetric, stats: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """Scores of ``resamples`` corpora drawn from the segments with replacement (sacrebleu's draws)."""
+    n = len(stats)
+    indices = np.random.default_rng(seed).choice(n, size=(resamples, n), replace=True)
+    # How often each segment was drawn in each resample: summing rows by counts is summing the drawn rows,
+    # without materialising a (resamples x n x statistics) array.
+    counts = np.stack([np.bincount(row, minlength=n) for row in indices])
+    totals = counts @ stats
+    return np.asarray([score_from_statistics(scorer, row) for row in totals])
+
+
+def bootstrap_stderr(scores: np.ndarray) -> float:
+    """Standard deviation (ddof=1) of bootstrap scores; NaN with fewer than two segments to resample."""
+    if len(scores) < 2:
+        return float("nan")
+    return float(np.std(scores, ddof=1))
+
+
+# -- the FLORES-200 SentencePiece model ---------------------------------------------------------------------
+def sacrebleu_dir() -> Path:
+    """Where sacrebleu keeps downloads: ``$SACREBLEU``, else ``~/.sacrebleu`` (read when sacrebleu loads)."""
+    return Path(sacrebleu.utils.SACREBLEU_DIR)
+
+
+def flores200_spm_path(folder: Path | None = None) -> Path:
+    """The file sacrebleu loads (or would download) for ``tokenize="flores200"``."""
+    return (folder or sacrebleu_dir()) / "models" / Path(FLORES200_SPM_URL).name
+
+
+def spbleu_unavailable(folder: Path | None = None) -> str | None:
+    """Why spBLEU cannot be computed without a download (None when it can)."""
+    path = flores200_spm_path(folder)
+    if not path.is_file():
+        return (
+            f"spbleu left out: the FLORES-200 SentencePiece model is not at {path} (sacrebleu would download it "
+            f"from {FLORES200_SPM_URL}; xlh does not download during a run: put the file there or set $SACREBLEU)"
+        )
+    if importlib.util.find_spec("sentencepiece") is None:
+        return "spbleu left out: the sentencepiece package is not installed (pip install sentencepiece)"
+    return None
+
+
+class _LocalFlores200Tokenizer(TokenizerSPM):
+    """sacrebleu's FLORES-200 SentencePiece tokenizer (same pieces, same signature) loaded from a given
+    file; sacrebleu's own constructor downloads the file when it is missing from ``$SACREBLEU/models``."""
+
+    def __init__(self, model: Path) -> None:
+        import sentencepiece
+
+        self.name = SPM_MODELS[FLORES200_SPM]["signature"]
+        self.sp = sentencepiece.SentencePieceProcessor()
+        self.sp.Load(str(model))
+
+
+# -- metrics ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CorpusTranslationMetric:
+    """A sacrebleu corpus metric over the samples of one direction: ``extracted`` is the hypothesis,
+    ``gold`` the reference. Subclasses say which sacrebleu metric (``scorer``)."""
+
+    name: str
+    resamples: int = BOOTSTRAP_RESAMPLES
+    seed: int = BOOTSTRAP_SEED
+
+    def scorer(self) -> SacrebleuMetric:
+        """A fresh sacrebleu metric object (they cache references and bootstrap settings)."""
+        raise NotImplementedError
+
+    def aggregate(self, samples: Sequence[SampleScore]) -> MetricValue:
+        if not samples:
+            raise ValueError(f"{self.name}: no samples to score")
+        hypotheses = [_text(sample.extracted, "hypothesis") for sample in samples]
+        references = [_text(sample.gold, "reference") for sample in samples]
+        scorer = self.scorer()
+        stats = segment_statistics(scorer, hypotheses, references)
+        score = scorer._compute_score_from_stats([int(count) for count in stats.sum(axis=0)])
+        resampled = bootstrap_scores(scorer, stats, self.resamples, self.seed) if len(stats) > 1 else np.zeros(0)
+        return MetricValue(
+            value=float(score.score),
+            stderr=bootstrap_stderr(resampled),
+            signature=self.signature(scorer, score.name, len(samples)),
+            unit="score",
+        )
+
+    def signature(self, scorer: SacrebleuMetric, score_name: str, n: int) -> str:
+        # sacrebleu's signature names its own bootstrap this way (corpus_score(n_bootstrap=...) sets both).
+        scorer.n_bootstrap = self.resamples
+        scorer.seed = self.seed  # type: ignore[attr-defined]
+        return f"{score_name}|{scorer.get_signature()}|stderr:sd_of_bootstrap_scores|n:{n}"
+
+
+@dataclass(frozen=True)
+class ChrF(CorpusTranslationMetric):
+    """chrF++ by default (character 6-grams and word 2-grams, beta 2): ``sacrebleu.metrics.CHRF``."""
+
+    name: str = "chrf++"
+    word_order: int = 2
+
+    def scorer(self) -> SacrebleuMetric:
+        return CHRF(word_order=self.word_order)
+
+
+@dataclass(frozen=True)
+class Bleu(CorpusTranslationMetric):
+    """BLEU with sacrebleu's defaults (``13a`` tokenizer, exp smoothing, mixed case): ``sacrebleu.metrics.BLEU``."""
+
+    name: str = "bleu"
+    tokenize: str = "13a"
+
+    def scorer(self) -> SacrebleuMetric:
+        return BLEU(tokenize=self.tokenize)
+
+
+@dataclass(frozen=True)
+class SpBleu(CorpusTranslationMetric):
+    """spBLEU: BLEU on FLORES-200 SentencePiece pieces (``BLEU(tokenize="flores200")``), the model read from
+    ``flores200_spm_path(sacrebleu_folder)``; fails rather than download when it is missing."""
+
+    name: str = "spbleu"
+    sacrebleu_folder: Path | None = None  # None: sacrebleu's own ($SACREBLEU or ~/.sacrebleu)
+
+    def scorer(self) -> SacrebleuMetric:
+        reason = spbleu_unavailable(self.sacrebleu_folder)
+        if reason is not None:
+            raise RuntimeError(reason)
+        bleu = BLEU(tokenize="none")
+        bleu.tokenizer = _LocalFlores200Tokenizer(flores200_spm_path(self.sacrebleu_folder))
+        bleu.tokenizer_signature = bleu.tokenizer.signature()
+        return bleu
+
+
+def sentence_chrf(hypothesis: str, reference: str, word_order: int = 2) -> float:
+    """Sentence-level chrF++ (0-100), for inspecting single samples; corpus chrF++ is not its mean."""
+    return float(CHRF(word_order=word_order).sentence_score(hypothesis, [reference]).score)
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"translation metrics need the {what} as a string, got {value!r}")
+    return value
+
+
+__all__ = [
+    "BOOTSTRAP_RESAMPLES",
+    "BOOTSTRAP_SEED",
+    "Bleu",
+    "ChrF",
+    "CorpusTranslationMetric",
+    "SpBleu",
+    "bootstrap_scores",
+    "bootstrap_stderr",
+    "flores200_spm_path",
+    "score_from_statistics",
+    "segment_statistics",
+    "sentence_chrf",
+    "spbleu_unavailable",
+]

@@ -1,0 +1,479 @@
+"""One evaluation run: select tasks and languages, load data, ask the backend once per request kind for
+every task and language together, score, aggregate, and write the run folder atomically."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness.analysis.study import Recipe
+from harness.api.languages import Language
+from harness.api.metric import SampleScore
+from harness.api.registry import all_tasks, get_task
+from harness.api.requests import Answer, ChoiceRequest, Generation, GenerationRequest, Request, Response
+from harness.api.task import Example, Shot, Task
+from harness.backends import GenerationParams, create_backend
+from harness.backends.base import Backend
+from harness.data import sha256_file
+from harness.errors import ConfigError, DataError
+from harness.records.io import RunFolder, model_slug, to_jsonable
+from harness.records.schema import SCHEMA_VERSION, DataInfo, LanguageResult, RunResult, SampleRecord, TaskResult
+from harness.run.model_info import ModelInfo, describe_model, with_adapter
+from harness.run.model_store import check_model
+from harness.run.model_store import resolve as resolve_model
+from harness.run.response_cache import CacheIdentity, CachingBackend, ResponseStore
+from harness.run.sampling import (
+    DEFAULT_LIMIT_MODE,
+    DEFAULT_LIMIT_SEED,
+    SAMPLER_VERSION,
+    check_limit_mode,
+    limit_examples,
+)
+from harness.seeds import DEFAULT_SEED
+
+log = logging.getLogger("xlh")
+
+
+@dataclass(frozen=True)
+class TaskSelection:
+    """A task with its prompt variant and split (``xnli:label@validation`` on the command line)."""
+
+    task: Task
+    variant: str
+    split: str
+
+    @classmethod
+    def parse(cls, spec: str) -> TaskSelection:
+        name, _, split = spec.partition("@")
+        name, _, variant = name.partition(":")
+        task = get_task(name.strip())
+        variant = variant or task.default_variant
+        split = split or task.default_split
+        task.check_variant(variant)
+        task.check_split(split)
+        return cls(task, variant, split)
+
+    @property
+    def key(self) -> str:
+        return f"{self.task.name}:{self.variant}@{self.split}"
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str
+    tasks: tuple[str, ...]
+    languages: tuple[str, ...] | None = None
+    limit: int | None = None
+    limit_mode: str = DEFAULT_LIMIT_MODE  # "sample": seeded stratified sample (run/sampling.py); "first": lm-eval's
+    limit_seed: int = DEFAULT_LIMIT_SEED
+    backend: str = "hf"
+    data_dir: Path | None = None  # None: datasets come from the Hugging Face Hub
+    out_dir: Path = Path("results")
+    revision: str | None = None
+    generation: GenerationParams = GenerationParams()
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    role: str | None = None
+    parents: tuple[str, ...] = ()
+    display_name: str | None = None  # the model's name in tables (default: the model folder's name)
+    study: str | None = None
+    recipe: Recipe | None = None
+    full_fingerprint: bool = False
+    command: tuple[str, ...] = ()
+    shots: int = 0
+    shot_seed: int = DEFAULT_SEED
+    shots_from: str | None = None  # None: shots in the item's own language; else a language (``en``)
+    cache: Path | None = None  # the response store (SQLite); None: answers are not cached
+
+
+@dataclass
+class _Unit:
+    """One example of one task and language, with its requests and (later) responses."""
+
+    selection: TaskSelection
+    language: Language
+    example: Example
+    requests: list[Request]
+    shot_ids: list[str] = field(default_factory=list)
+    answers: list[Answer] = field(default_factory=list)
+
+    @property
+    def responses(self) -> list[Response]:
+        """What the task scores: a generation's text, a choice request's scores."""
+        return [answer.text if isinstance(answer, Generation) else answer for answer in self.answers]
+
+    @property
+    def truncated_tokens(self) -> int:
+        return sum(answer.truncated_tokens for answer in self.answers)
+
+    @property
+    def finish_reasons(self) -> list[str]:
+        return [answer.finish_reason for answer in self.answers if isinstance(answer, Generation)]
+
+
+def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
+    """Check the selection before any work: tasks, variants, splits, languages, LIMIT, SHOTS."""
+    if config.limit is not None and config.limit < 1:
+        raise ConfigError(f"LIMIT must be a positive number of examples per language, got {config.limit}")
+    check_limit_mode(config.limit_mode)
+    if config.shots < 0:
+        raise ConfigError(f"SHOTS must be 0 or more, got {config.shots}")
+    if not config.tasks:
+        raise ConfigError(f"no task selected; valid: {', '.join(sorted(all_tasks()))}")
+    if config.data_dir is not None and not config.data_dir.is_dir():
+        raise ConfigError(f"DATA_DIR {config.data_dir} is not a folder")
+    selections = [TaskSelection.parse(spec) for spec in config.tasks]
+    keys = [selection.key for selection in selections]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ConfigError(f"task selected twice: {', '.join(duplicates)}")
+    plan = [(selection, selection.task.select_languages(config.languages)) for selection in selections]
+    if config.languages:
+        for selector in config.languages:
+            if not any(lang.matches(selector) for _, langs in plan for lang in langs):
+                valid = "; ".join(f"{sel.task.name}: {sel.task.language_summary()}" for sel, _ in plan)
+                raise ConfigError(f"no selected task has language {selector!r}; valid: {valid}")
+    if config.shots and config.shots_from is not None:
+        for selection, _ in plan:
+            selection.task.language(config.shots_from)  # fails before any work, naming the task
+    return plan
+
+
+def load_examples(task: Task, language: Language, split: str, data_dir: Path | None) -> tuple[list[Example], DataInfo]:
+    """Every example of one language and split, with where they came from (local files or the Hub)."""
+    if data_dir is not None:
+        files = task.local_files(data_dir, language, split)
+        for path in files:
+            if not path.is_file():
+                raise FileNotFoundError(str(path))
+        examples = task.load_local(data_dir, language, split)
+        check_examples(task, language, split, examples, where=str(files[0]) if files else task.data_folder)
+        info = DataInfo(
+            source="local",
+            split=split,
+            files={str(path): sha256_file(path) for path in files},
+            total_examples=len(examples),
+        )
+        return list(examples), info
+    return _load_hub(task, language, split)
+
+
+def _load_hub(task: Task, language: Language, split: str) -> tuple[list[Example], DataInfo]:
+    import datasets
+
+    source = task.hub_source(language, split)
+    dataset = datasets.load_dataset(source.path, source.name, split=source.split, revision=source.revision)
+    where = f"Hub dataset {source.path} ({source.name or 'default'}, split {source.split})"
+    examples = []
+    for index, row in enumerate(dataset):
+        try:
+            examples.append(task.from_hub_record(dict(row), index, language))
+        except (KeyError, TypeError, ValueError) as error:
+            raise DataError(
+                f"row {index}: not a {task.name} record ({type(error).__name__}: {error})", where
+            ) from error
+    check_examples(task, language, split, examples, where=where)
+    hub = {
+        "path": source.path,
+        "name": source.name,
+        "split": source.split,
+        "revision": source.revision,
+        "fingerprint": getattr(dataset, "_fingerprint", None),
+    }
+    return list(examples), DataInfo(source="hub", split=split, hub=hub, total_examples=len(examples))
+
+
+def check_examples(task: Task, language: Language, split: str, examples: list[Example], where: str) -> None:
+    """The checks every split passes wherever it came from (local files or the Hub): not empty, item ids
+    unique (they pair items across languages, models and runs), and the count the task expects."""
+    if not examples:
+        raise DataError(f"{task.name}/{language.code}: split {split!r} has no examples", where)
+    seen: set[str] = set()
+    for example in examples:
+        if example.id in seen:
+            raise DataError(f"{task.name}/{language.code}: item id {example.id!r} appears twice in {split!r}", where)
+        seen.add(example.id)
+    expected = task.expected_examples(split)
+    if expected is not None and len(examples) != expected:
+        raise DataError(f"{task.name}/{language.code}: expected {expected} examples in {split!r}, found "
+                        f"{len(examples)}", where)  # fmt: skip
+
+
+def run(config: RunConfig, backend: Backend | None = None) -> Path:
+    """Evaluate and write a run folder; returns its path. ``backend`` reuses an already loaded engine."""
+    started = time.perf_counter()
+    config = dataclasses.replace(config, model=resolve_model(config.model))  # short names -> models/<name>
+    check_model(config.model)  # a missing, corrupt or truncated model fails before any data is read
+    plan = validate(config)
+    created = datetime.now(timezone.utc)
+    run_id = _run_id(config, created)
+    folder = RunFolder(config.out_dir, model_slug(config.model), run_id)
+    try:
+        units, data_infos, skipped = _prepare(plan, config)
+        if not units:
+            reasons = "; ".join(f"{t}/{lang}: {why}" for (t, lang), why in skipped.items())
+            raise DataError(f"nothing to evaluate: every selected language was skipped ({reasons})")
+        loaded_at = time.perf_counter()
+        engine = backend or create_backend(
+            config.backend, config.model, config.generation, revision=config.revision, **config.backend_options
+        )
+        model = with_adapter(
+            describe_model(config.model, config.revision, full=config.full_fingerprint),
+            config.backend_options.get("lora_path"),  # type: ignore[arg-type]
+        )
+        cached = _with_cache(engine, model, config)
+        model_loaded_at = time.perf_counter()
+        _answer(cached, units)
+        answered_at = time.perf_counter()
+        if cached.store is not None:
+            cached.store.close()
+        tasks, samples = _score(plan, units, data_infos, skipped, config)
+        result = RunResult(
+            schema_version=SCHEMA_VERSION,
+            run_id=run_id,
+            created_at=created.isoformat(timespec="seconds"),
+            xlh_version=harness.__version__,
+            command=list(config.command),
+            model=model,
+            role=config.role,
+            parents=list(config.parents),
+            display_name=config.display_name,
+            study=config.study,
+            recipe=config.recipe,
+            backend=engine.info(),
+            generation=config.generation,
+            tasks=tasks,
+            timings={
+                "load_data_s": round(loaded_at - started, 3),
+                "load_model_s": round(model_loaded_at - loaded_at, 3),
+                "inference_s": round(answered_at - model_loaded_at, 3),
+                "total_s": round(time.perf_counter() - started, 3),
+                # Run facts like the times above: a resumed or repeated run differs here and only here.
+                "requests_from_cache": cached.hits,
+                "requests_computed": cached.computed,
+            },
+        )
+        folder.write(result, samples)
+        return folder.commit()
+    except BaseException:
+        folder.discard()
+        raise
+
+
+def _with_cache(engine: Backend, model: ModelInfo, config: RunConfig) -> CachingBackend:
+    """The engine behind the response store; without one (CACHE=off, no fingerprint, unusable store) it is
+    chunked all the same, so answers never depend on the cache."""
+    if config.cache is None:
+        return CachingBackend(engine, None, None)
+    if model.fingerprint.startswith("unresolved:"):
+        print(f"xlh: warning: no fingerprint for {config.model}: answers are not cached", file=sys.stderr)
+        return CachingBackend(engine, None, None)
+    store = ResponseStore(config.cache)
+    if not store.enabled:
+        return CachingBackend(engine, None, None)
+    return CachingBackend(
+        engine,
+        store,
+        CacheIdentity.of(
+            config.model,
+            model.fingerprint,
+            engine.info(),
+            config.generation,
+            adapter_fingerprint=model.adapter_fingerprint,
+        ),
+    )
+
+
+def _run_id(config: RunConfig, created: datetime) -> str:
+    digest = hashlib.sha256(repr((config, time.perf_counter_ns())).encode()).hexdigest()[:6]
+    return f"{created.strftime('%Y%m%d-%H%M%S')}-{digest}"
+
+
+def _prepare(
+    plan: list[tuple[TaskSelection, list[Language]]], config: RunConfig
+) -> tuple[list[_Unit], dict[tuple[str, str], DataInfo], dict[tuple[str, str], str]]:
+    units: list[_Unit] = []
+    infos: dict[tuple[str, str], DataInfo] = {}
+    skipped: dict[tuple[str, str], str] = {}
+    pools: dict[tuple[str, str, str], tuple[list[Example], DataInfo]] = {}  # English shots serve every language
+    for selection, languages in plan:
+        for language in languages:
+            key = (selection.key, language.code)
+            try:
+                examples, info = load_examples(selection.task, language, selection.split, config.data_dir)
+                shots_for, info = _shot_source(selection, language, examples, info, config, pools)
+            except FileNotFoundError as missing:
+                reason = f"data file not found: {missing}"
+                print(f"xlh: skipping {selection.task.name}/{language.code}: {reason}", file=sys.stderr)
+                skipped[key] = reason
+                continue
+            chosen = limit_examples(
+                examples,
+                config.limit,
+                config.limit_mode,
+                config.limit_seed,
+                selection.task.name,
+                selection.task.stratum,
+            )
+            if config.limit is not None:
+                info = dataclasses.replace(info, sample_ids=[example.id for example in chosen])
+            infos[key] = info
+            for example in chosen:
+                shots = shots_for(example)
+                requests = selection.task.requests(example, language, selection.variant, shots)
+                units.append(_Unit(selection, language, example, requests, [shot.example.id for shot in shots]))
+    return units, infos, skipped
+
+
+def _shot_source(
+    selection: TaskSelection,
+    language: Language,
+    examples: list[Example],
+    info: DataInfo,
+    config: RunConfig,
+    pools: dict[tuple[str, str, str], tuple[list[Example], DataInfo]],
+) -> tuple[Callable[[Example], list[Shot]], DataInfo]:
+    """How to draw the shots of each example of one language, and the data info with the pool recorded.
+    ``pools`` keeps each pool loaded once per run (task, language, split)."""
+    task = selection.task
+    if not config.shots:
+        return lambda example: [], info
+    shot_language = task.language(config.shots_from) if config.shots_from else language
+    pool_split = task.shot_split(selection.split)
+    if shot_language == language and pool_split == selection.split:
+        pool, pool_info = examples, info
+    else:
+        key = (task.name, shot_language.code, pool_split)
+        if key not in pools:
+            pools[key] = load_examples(task, shot_language, pool_split, config.data_dir)
+        pool, pool_info = pools[key]
+    info = dataclasses.replace(info, shot_pool=dataclasses.replace(pool_info, language=shot_language.code))
+
+    def shots_for(example: Example) -> list[Shot]:
+        chosen = task.select_shots(pool, example, config.shots, config.shot_seed)
+        return [Shot(shot, shot_language) for shot in chosen]
+
+    return shots_for, info
+
+
+def _answer(engine: Backend, units: list[_Unit]) -> None:
+    """Send every request of every task and language to the backend: one call per request kind."""
+    generation: list[tuple[_Unit, int, GenerationRequest]] = []
+    choice: list[tuple[_Unit, int, ChoiceRequest]] = []
+    for unit in units:
+        unit.answers = [None] * len(unit.requests)  # type: ignore[list-item]
+        for slot, request in enumerate(unit.requests):
+            if isinstance(request, GenerationRequest):
+                generation.append((unit, slot, request))
+            elif isinstance(request, ChoiceRequest):
+                choice.append((unit, slot, request))
+            else:
+                raise TypeError(f"unknown request kind {type(request).__name__}")
+    if generation:
+        for (unit, slot, _), text in zip(generation, engine.generate([r for _, _, r in generation]), strict=True):
+            unit.answers[slot] = text
+    if choice:
+        for (unit, slot, _), scores in zip(choice, engine.score_choices([r for _, _, r in choice]), strict=True):
+            unit.answers[slot] = scores
+
+
+def _score(
+    plan: list[tuple[TaskSelection, list[Language]]],
+    units: list[_Unit],
+    infos: dict[tuple[str, str], DataInfo],
+    skipped: dict[tuple[str, str], str],
+    config: RunConfig,
+) -> tuple[list[TaskResult], list[SampleRecord]]:
+    samples: list[SampleRecord] = []
+    per_language: dict[tuple[str, str], list[SampleScore]] = {}
+    units_of: dict[tuple[str, str], list[_Unit]] = {}
+    for unit in units:
+        units_of.setdefault((unit.selection.key, unit.language.code), []).append(unit)
+        task, variant = unit.selection.task, unit.selection.variant
+        scored = task.score(unit.example, unit.language, variant, unit.responses)
+        per_language.setdefault((unit.selection.key, unit.language.code), []).append(scored)
+        samples.append(
+            SampleRecord(
+                task=task.name,
+                variant=variant,
+                split=unit.selection.split,
+                language=unit.language.code,
+                id=unit.example.id,
+                requests=[to_jsonable(r) for r in unit.requests],
+                responses=[to_jsonable(r) for r in unit.responses],
+                extracted=scored.extracted,
+                gold=scored.gold,
+                scores=scored.scores,
+                details={**scored.details, "shots": unit.shot_ids} if unit.shot_ids else scored.details,
+                truncated_tokens=unit.truncated_tokens,
+                finish_reasons=unit.finish_reasons,
+            )
+        )
+    results = []
+    sampled = config.limit is not None and config.limit_mode == "sample"
+    for selection, languages in plan:
+        task = selection.task
+        metrics = task.metrics(selection.variant)
+        language_results = {}
+        for language in languages:
+            key = (selection.key, language.code)
+            if key not in per_language:
+                continue
+            scores = per_language[key]
+            mine = units_of[key]
+            language_results[language.code] = LanguageResult(
+                code=language.code,
+                flores=language.flores,
+                name=language.name,
+                n=len(scores),
+                metrics={metric.name: metric.aggregate(scores) for metric in metrics},
+                data=infos[key],
+                truncated=sum(1 for unit in mine if unit.truncated_tokens),
+                length_capped=sum(1 for unit in mine if "length" in unit.finish_reasons),
+            )
+        results.append(
+            TaskResult(
+                name=task.name,
+                version=task.version,
+                variant=selection.variant,
+                split=selection.split,
+                shots=config.shots,
+                shot_seed=config.shot_seed if config.shots else None,
+                shots_from=(config.shots_from or "same language") if config.shots else None,
+                limit=config.limit,
+                limit_mode=config.limit_mode if config.limit is not None else None,
+                limit_seed=config.limit_seed if sampled else None,
+                limit_sampler=SAMPLER_VERSION if sampled else None,
+                metrics=[metric.name for metric in metrics],
+                languages=language_results,
+                skipped={lang: why for (key, lang), why in skipped.items() if key == selection.key},
+                notes=list(task.notes(selection.variant)),
+            )
+        )
+    _warn_cut(results)
+    return results, samples
+
+
+def _warn_cut(results: list[TaskResult]) -> None:
+    """One warning per task and language whose prompts were truncated or whose generations hit the budget
+    (the counts of its LanguageResult): both move scores, and neither shows in a score."""
+    for task in results:
+        for code, language in task.languages.items():
+            where = f"{task.name}:{task.variant}@{task.split}/{code}"
+            if language.truncated:
+                cut = f"{language.truncated} of {language.n} samples had their prompt cut from the left to fit"
+                print(f"xlh: warning: {where}: {cut} the model (truncated_tokens in samples.jsonl)", file=sys.stderr)
+            if language.length_capped:
+                capped = f"{language.length_capped} of {language.n} generations stopped at the token budget"
+                print(f"xlh: warning: {where}: {capped} (finish_reasons 'length' in samples.jsonl)", file=sys.stderr)
+
+
+__all__ = ["RunConfig", "TaskSelection", "load_examples", "run", "validate"]

@@ -1,0 +1,134 @@
+"""The runner: data checks for every source, LIMIT samples recorded in results, samples carry their split."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.api.registry import get_task
+from harness.api.task import HubSource
+from harness.errors import DataError
+from harness.run.runner import RunConfig, load_examples, run
+
+
+def _hub_folder(tmp_path: Path, rows: list[dict]) -> Path:
+    """A dataset folder that ``datasets.load_dataset`` reads like a Hub dataset (offline, no network)."""
+    folder = tmp_path / "hub-sib"
+    folder.mkdir()
+    (folder / "test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return folder
+
+
+def _sib_rows(data_dir: Path) -> list[dict]:
+    task = get_task("sib200")
+    examples = task.load_local(data_dir, task.language("deu_Latn"), "test")
+    return [{"index_id": int(e.id), "category": task_label(e.label), "text": e.text} for e in examples]
+
+
+def task_label(index: int) -> str:
+    from tasks.sib200 import LABELS
+
+    return LABELS[index]
+
+
+@pytest.fixture
+def hub_sib(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Point SIB-200's Hub source at a local folder; yields a function that writes its rows."""
+    task = get_task("sib200")
+
+    def use(rows: list[dict]) -> None:
+        folder = _hub_folder(tmp_path, rows)
+        monkeypatch.setattr(type(task), "hub_source", lambda self, language, split: HubSource(str(folder), None, split))
+
+    return use
+
+
+def test_hub_split_passes_the_same_checks_as_local_files(data_dir: Path, hub_sib) -> None:
+    task = get_task("sib200")
+    rows = _sib_rows(data_dir)
+    hub_sib(rows)
+    examples, info = load_examples(task, task.language("deu_Latn"), "test", None)
+    assert len(examples) == 204 and info.source == "hub"
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda rows: rows[:-1], r"Hub dataset .*hub-sib.*expected 204 examples in 'test', found 203"),
+        (lambda rows: [*rows[:-1], rows[0]], r"Hub dataset .*hub-sib.*item id '.*' appears twice"),
+        (lambda rows: [{**rows[0], "category": "cooking"}, *rows[1:]], r"row 0: unknown category 'cooking'"),
+    ],
+    ids=["row count", "duplicate id", "bad record"],
+)
+def test_hub_split_errors_name_the_dataset(data_dir: Path, hub_sib, change, message: str) -> None:
+    task = get_task("sib200")
+    hub_sib(change(_sib_rows(data_dir)))
+    with pytest.raises(DataError, match=message):
+        load_examples(task, task.language("deu_Latn"), "test", None)
+
+
+def test_a_limit_run_records_its_sample_and_pairs_languages(tiny_model: Path, data_dir: Path, tmp_path: Path) -> None:
+    config = RunConfig(model=str(tiny_model), tasks=("sib200",), languages=("eng_Latn", "swh_Latn"), limit=14,
+                       data_dir=data_dir, out_dir=tmp_path, backend_options={"progress": False})  # fmt: skip
+    folder = run(config)
+    result = json.loads((folder / "results.json").read_text())
+    task = result["tasks"][0]
+    assert (task["limit"], task["limit_mode"], task["limit_seed"]) == (14, "sample", 1234)
+    ids = {code: language["data"]["sample_ids"] for code, language in task["languages"].items()}
+    assert ids["eng_Latn"] == ids["swh_Latn"] and len(ids["eng_Latn"]) == 14
+    samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    assert {sample["split"] for sample in samples} == {"test"}
+    assert len({sample["gold"] for sample in samples if sample["language"] == "eng_Latn"}) == 7  # every topic
+    assert all(sample["truncated_tokens"] == 0 and sample["finish_reasons"] == [] for sample in samples)
+    assert task["languages"]["eng_Latn"]["truncated"] == 0
+
+    first = run(RunConfig(**{**config.__dict__, "limit_mode": "first"}))
+    first_task = json.loads((first / "results.json").read_text())["tasks"][0]
+    assert (first_task["limit_mode"], first_task["limit_seed"]) == ("first", None)
+    assert first_task["languages"]["eng_Latn"]["data"]["sample_ids"] != ids["eng_Latn"]
+    first_golds = {json.loads(line)["gold"] for line in (first / "samples.jsonl").read_text().splitlines()}
+    assert len(first_golds) == 1  # the test files are sorted by topic
+
+
+def test_two_splits_of_one_task_stay_apart(tiny_model: Path, data_dir: Path, tmp_path: Path) -> None:
+    """sib200@test and sib200@validation in one run: every sample names its split, and readers keep them apart."""
+    from harness.analysis.regress import main as regress
+    from harness.records.io import read_sample_scores, sample_group
+
+    config = RunConfig(model=str(tiny_model), tasks=("sib200@test", "sib200@validation"), languages=("eng_Latn",),
+                       limit=5, data_dir=data_dir, out_dir=tmp_path, backend_options={"progress": False})  # fmt: skip
+    folder = run(config)
+    groups = read_sample_scores(folder / "samples.jsonl")
+    test = sample_group(groups, "sib200", "prompt_1", "test", "eng_Latn")
+    validation = sample_group(groups, "sib200", "prompt_1", "validation", "eng_Latn")
+    assert test is not None and validation is not None and len(test) == len(validation) == 5
+    assert set(test) != set(validation)
+    assert regress(["--baseline", str(folder), "--candidate", str(folder), "--report", str(tmp_path / "r.json")]) == 0
+
+
+def test_truncation_and_length_caps_are_counted_and_warned_once(tiny_model, data_dir, tmp_path, capsys) -> None:
+    """A context window too small for MGSM's prompts (300 tokens, 256 of them kept for the answer): every prompt
+    is cut, each sample says by how much, each language counts them, and one warning per task and language."""
+    config = RunConfig(model=str(tiny_model), tasks=("mgsm", "sib200"), languages=("en", "de"), limit=3,
+                       data_dir=data_dir, out_dir=tmp_path, cache=None,
+                       backend_options={"progress": False, "max_length": 300})  # fmt: skip
+    folder = run(config)
+    samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
+    tasks = {task["name"]: task for task in json.loads((folder / "results.json").read_text())["tasks"]}
+    for sample in samples:
+        language = tasks[sample["task"]]["languages"][sample["language"]]
+        if sample["task"] == "mgsm":
+            assert sample["truncated_tokens"] > 0 and len(sample["finish_reasons"]) == 1
+            assert sample["finish_reasons"][0] in ("stop", "eos", "length")
+        else:
+            assert sample["truncated_tokens"] == 0 and sample["finish_reasons"] == []  # SIB's prompts fit
+        mine = [s for s in samples if (s["task"], s["language"]) == (sample["task"], sample["language"])]
+        assert language["truncated"] == sum(1 for s in mine if s["truncated_tokens"])
+        assert language["length_capped"] == sum(1 for s in mine if "length" in s["finish_reasons"])
+    assert tasks["mgsm"]["languages"]["de"]["truncated"] == 3
+    err = capsys.readouterr().err
+    for code in ("en", "de"):
+        assert err.count(f"mgsm:direct@test/{code}: 3 of 3 samples had their prompt cut") == 1
+    assert "sib200" not in err
