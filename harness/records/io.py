@@ -1,4 +1,4 @@
-"""Typed result records, their JSON form, and atomic writes of a run folder.
+"""The one place run folders are written and read: typed records to JSON and back, atomic writes.
 
 A run folder ``<out>/<model-slug>/<run-id>/`` holds ``results.json`` (one ``RunResult``) and
 ``samples.jsonl`` (one ``SampleRecord`` per line). It is assembled under a hidden staging name and renamed
@@ -8,20 +8,32 @@ into place only when complete, so an interrupted or failed run never leaves a pa
 from __future__ import annotations
 
 import dataclasses
+import enum
+import functools
 import json
 import math
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Collection, Iterable
+import types
+import typing
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from harness.api.metric import SampleScore
 from harness.data import read_jsonl
 from harness.errors import DataError, OutputError
-from harness.records.schema import RESULTS_FILE, SAMPLES_FILE, RunResult, SampleKey, SampleRecord
+from harness.records.schema import (
+    RESULTS_FILE,
+    SAMPLES_FILE,
+    SCHEMA_VERSION,
+    RunResult,
+    SampleKey,
+    SampleRecord,
+    TaskResult,
+)
 
 
 def to_jsonable(record: Any) -> Any:
@@ -153,3 +165,175 @@ def sample_group(
         raise DataError(f"{task}:{variant} ran on splits {', '.join(sorted(set(run_splits)))}, and its samples "
                         "(written before results schema 4) do not say which split each item is from")  # fmt: skip
     return unsplit
+
+
+# -- reading ---------------------------------------------------------------------------------------------------
+# Older schemas read into the current records: a field a schema did not have takes its default, or None where
+# its type allows it (few-shot fields before 2, lineage before 3, LIMIT sample fields before 4); ``_upgrade``
+# fills in what an old file meant but did not say.
+OLDEST_SCHEMA = 1
+
+
+def read_run(folder: Path) -> RunResult:
+    """The ``RunResult`` of a run folder (or of a ``results.json`` path), of any schema from 1 to
+    ``SCHEMA_VERSION``. Raises ``DataError`` naming the file: unreadable JSON, an unknown schema version (a
+    newer xlh wrote it), or a field missing or of the wrong type."""
+    file = folder / RESULTS_FILE if folder.is_dir() else folder
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise DataError(f"cannot read results ({error.strerror or error})", file) from error
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise DataError(f"not valid JSON ({error})", file) from error
+    return parse_run(document, file)
+
+
+def parse_run(document: Any, file: Path) -> RunResult:
+    """``read_run`` of an already parsed document (``file`` names it in errors)."""
+    if not isinstance(document, dict):
+        raise DataError("not an xlh results file (not a JSON object)", file)
+    version = document.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DataError(f"not an xlh results file (schema_version {version!r})", file)
+    if version > SCHEMA_VERSION:
+        raise DataError(
+            f"results schema {version} was written by a newer xlh; this one reads schemas "
+            f"{OLDEST_SCHEMA}..{SCHEMA_VERSION} (upgrade xlh)",
+            file,
+        )
+    if version < OLDEST_SCHEMA:
+        raise DataError(f"unknown results schema {version}", file)
+    try:
+        return _typed(RunResult, _upgrade(document, version), "")
+    except _FieldError as error:
+        raise DataError(f"results schema {version}: {error}", file) from None
+
+
+def _upgrade(document: dict[str, Any], version: int) -> dict[str, Any]:
+    """An older document in the current shape. Before schema 4 a LIMIT took the first N items of each file."""
+    if version >= 4:
+        return document
+    tasks = []
+    for task in document.get("tasks") or []:
+        if isinstance(task, dict):
+            task = dict(task)
+            if task.get("limit") is not None:
+                task.setdefault("limit_mode", "first")
+            tasks.append(task)
+        else:
+            tasks.append(task)
+    return {**document, "tasks": tasks}
+
+
+class _FieldError(Exception):
+    pass
+
+
+def _typed(kind: Any, value: Any, where: str) -> Any:
+    """``value`` (parsed JSON) as ``kind``: dataclasses field by field (missing fields take their defaults,
+    unknown ones are ignored), containers item by item. Errors name the field's path."""
+    origin = typing.get_origin(kind)
+    if kind is Any:
+        return value
+    if origin in (types.UnionType, typing.Union):
+        options = typing.get_args(kind)
+        if value is None and type(None) in options:
+            return None
+        last: _FieldError | None = None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _typed(option, value, where)
+            except _FieldError as error:
+                last = error
+        raise last or _FieldError(f"{where or 'record'}: unexpected null")
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise _FieldError(f"{where or 'record'}: expected an object, got {type(value).__name__}")
+        hints = _hints(kind)
+        arguments = {}
+        for spec in dataclasses.fields(kind):
+            path = f"{where}.{spec.name}" if where else spec.name
+            if spec.name in value:
+                arguments[spec.name] = _typed(hints[spec.name], value[spec.name], path)
+            elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                if not _optional(hints[spec.name]):
+                    raise _FieldError(f"missing field {path!r}")
+                arguments[spec.name] = None  # a field older writers did not have
+        return kind(**arguments)
+    if origin is dict:
+        key_kind, value_kind = typing.get_args(kind)
+        if not isinstance(value, dict):
+            raise _FieldError(f"{where}: expected an object, got {type(value).__name__}")
+        return {str(k): _typed(value_kind, v, f"{where}.{k}") for k, v in value.items()}
+    if origin is list:
+        (item_kind,) = typing.get_args(kind)
+        if not isinstance(value, list):
+            raise _FieldError(f"{where}: expected a list, got {type(value).__name__}")
+        return [_typed(item_kind, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if kind is float:
+        if value is None:
+            return math.nan  # NaN is written as null
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    elif isinstance(kind, type) and issubclass(kind, enum.Enum):
+        try:
+            return kind(value)
+        except ValueError:
+            raise _FieldError(f"{where}: unknown value {value!r}") from None
+    elif kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is object:
+        return value
+    raise _FieldError(f"{where}: expected {getattr(kind, '__name__', kind)}, got {value!r}"[:300])
+
+
+def _optional(kind: Any) -> bool:
+    return typing.get_origin(kind) in (types.UnionType, typing.Union) and type(None) in typing.get_args(kind)
+
+
+@functools.cache
+def _hints(kind: type) -> dict[str, Any]:
+    return typing.get_type_hints(kind)
+
+
+def run_folders(root: Path) -> list[Path]:
+    """Every run folder under ``root`` (``root`` itself if it is one), skipping hidden folders: a run still
+    being written is staged under ``.<run-id>.partial``."""
+    if (root / RESULTS_FILE).is_file():
+        return [root]
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith("."))
+        if RESULTS_FILE in files:
+            found.append(Path(folder))
+    return found
+
+
+def iter_runs(root: Path) -> Iterator[tuple[Path, RunResult]]:
+    """(folder, record) of every run under ``root``, in folder order. A malformed run raises ``DataError``
+    naming its file (callers that must go on past one, like the leaderboard, use ``run_folders`` and
+    ``read_run`` and collect the errors)."""
+    for folder in run_folders(root):
+        yield folder, read_run(folder)
+
+
+def run_splits(result: RunResult, task: str, variant: str) -> list[str]:
+    """The splits a run evaluated of one task and variant (what ``sample_group`` needs for old samples)."""
+    return [entry.split for entry in result.tasks if entry.name == task and entry.variant == variant]
+
+
+def task_samples(
+    groups: dict[SampleKey, dict[str, SampleScore]], result: RunResult, task: TaskResult, language: str
+) -> dict[str, SampleScore] | None:
+    """The items of one task entry of ``result`` in one language (``sample_group`` with the run's splits)."""
+    splits = run_splits(result, task.name, task.variant)
+    return sample_group(groups, task.name, task.variant, task.split, language, splits)

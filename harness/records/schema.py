@@ -119,6 +119,7 @@ class ModelInfo:
     files: dict[str, str] = field(default_factory=dict)
     adapter: str | None = None  # a LoRA adapter folder applied on top (vLLM ``--lora``)
     adapter_fingerprint: str | None = None  # fingerprint_folder of the adapter: part of the model's identity
+    full_fingerprint: str | None = None  # ``--full-fingerprint``: every byte hashed (beside the sampled one)
 
 
 @dataclass(frozen=True)

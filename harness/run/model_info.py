@@ -33,6 +33,7 @@ SMALL_FILES = (
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
 _SAMPLE = 1 << 12  # bytes read at each sample point
 _SPREAD = 256  # sample points in weight files without a tensor index
+SAMPLED_METHOD = "sha256(size+safetensors header+4KiB at start and middle of every tensor); small files full"
 
 
 def weight_digest(path: Path, full: bool = False) -> str:
@@ -82,18 +83,26 @@ def fingerprint_folder(folder: Path, full: bool = False) -> tuple[str, dict[str,
 
 
 def describe_model(name_or_path: str, revision: str | None = None, full: bool = False) -> ModelInfo:
-    """Fingerprint a local folder, or the Hub snapshot the model was loaded from (after loading)."""
+    """Fingerprint a local folder, or the Hub snapshot the model was loaded from (after loading).
+
+    ``fingerprint`` is always the sampled one: it is the model's identity, so a run made with ``full`` (every
+    byte hashed, recorded as ``full_fingerprint``) is the same model as a run without it.
+    """
     given = Path(name_or_path).expanduser()
     folder = given if given.is_dir() else _hub_snapshot(name_or_path, revision)
-    method = (
-        "sha256(all bytes)"
-        if full
-        else "sha256(size+safetensors header+4KiB at start and middle of every tensor); small files full"
-    )
     if folder is None:
         return ModelInfo(name_or_path, revision, None, f"unresolved:{name_or_path}@{revision}", "none", {})
-    fingerprint, files = fingerprint_folder(folder, full)
-    return ModelInfo(name_or_path, revision, str(folder.resolve()), fingerprint, method, files)
+    fingerprint, files = fingerprint_folder(folder)
+    full_fingerprint = fingerprint_folder(folder, full=True)[0] if full else None
+    return ModelInfo(
+        name_or_path,
+        revision,
+        str(folder.resolve()),
+        fingerprint,
+        SAMPLED_METHOD,
+        files,
+        full_fingerprint=full_fingerprint,
+    )
 
 
 def with_adapter(model: ModelInfo, adapter: str | None) -> ModelInfo:

@@ -27,10 +27,9 @@ from typing import Any, TypeVar
 
 from harness.api.task import Example
 from harness.errors import ConfigError
+from harness.records.comparability import DEFAULT_LIMIT_MODE, LIMIT_MODES, sampling_of
 from harness.seeds import DEFAULT_SEED
 
-LIMIT_MODES = ("sample", "first")  # "sample": the seeded stratified order; "first": the file's first N (lm-eval)
-DEFAULT_LIMIT_MODE = "sample"
 DEFAULT_LIMIT_SEED = DEFAULT_SEED
 # Bump when sample_order changes which items a seed picks (tests/test_versions.py fails otherwise): results
 # record it (``limit_sampler``), and runs drawn by different versions are different samples.
@@ -80,20 +79,9 @@ def limit_examples(
     return [example for example in examples if id(example) in chosen]
 
 
-def sampling_of(limit: int | None, mode: str | None, seed: int | None, sampler: int | None = SAMPLER_VERSION) -> str:
-    """One name for how a run chose its items, the same in every reader of results (tables, regress, the
-    leaderboard, studies): "all" without a LIMIT, "first" for lm-eval's first N, "seed S" for the seeded
-    sample. Runs whose names differ evaluated different items and are not compared."""
-    if limit is None:
-        return "all"
-    if mode == "first":
-        return "first"
-    return f"seed {seed}" if sampler in (None, 1) else f"seed {seed} (sampler v{sampler})"
-
-
 def task_sampling(task: Mapping[str, Any]) -> str:
-    """``sampling_of`` for a task entry of a results.json (any schema: before schema 4 a LIMIT took the first
-    N items and nothing recorded it)."""
+    """``sampling_of`` for a task entry of a results.json read as plain data (readers of typed records use
+    ``harness.records.comparability.task_sampling``)."""
     limit = task.get("limit")
     return sampling_of(limit, task.get("limit_mode") or "first", task.get("limit_seed"), task.get("limit_sampler"))
 
