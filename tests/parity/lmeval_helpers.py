@@ -75,7 +75,7 @@ def xlh_samples(model: Path, data_dir: Path, out: Path, tasks: tuple[str, ...], 
             generation=GenerationParams(),
             backend_options={"batch_size": 8, "progress": False},
         )
-    )
+    ).folder
     return [json.loads(line) for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
 
 

@@ -93,7 +93,7 @@ def _xlh_run(model: Path, data_dir: Path, out: Path) -> tuple[list[dict], dict[s
             generation=GenerationParams(),
             backend_options={"batch_size": 8, "progress": False},
         )
-    )
+    ).folder
     samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     return samples, {task["name"]: task for task in results["tasks"]}

@@ -83,7 +83,7 @@ def test_tiny_model_translations_score_as_sacrebleu_cli(tiny_model, data_dir, tm
             generation=GenerationParams(),
             backend_options={"batch_size": 8, "progress": False},
         )
-    )
+    ).folder
     (task,) = json.loads((folder / "results.json").read_text(encoding="utf-8"))["tasks"]
     samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
     assert list(task["languages"]) == list(DIRECTIONS)

@@ -72,7 +72,7 @@ def test_hub_split_errors_name_the_dataset(data_dir: Path, hub_sib, change, mess
 def test_a_limit_run_records_its_sample_and_pairs_languages(tiny_model: Path, data_dir: Path, tmp_path: Path) -> None:
     config = RunConfig(model=str(tiny_model), tasks=("sib200",), languages=("eng_Latn", "swh_Latn"), limit=14,
                        data_dir=data_dir, out_dir=tmp_path, backend_options={"progress": False})  # fmt: skip
-    folder = run(config)
+    folder = run(config).folder
     result = json.loads((folder / "results.json").read_text())
     task = result["tasks"][0]
     assert (task["limit"], task["limit_mode"], task["limit_seed"]) == (14, "sample", 1234)
@@ -84,7 +84,7 @@ def test_a_limit_run_records_its_sample_and_pairs_languages(tiny_model: Path, da
     assert all(sample["truncated_tokens"] == 0 and sample["finish_reasons"] == [] for sample in samples)
     assert task["languages"]["eng_Latn"]["truncated"] == 0
 
-    first = run(RunConfig(**{**config.__dict__, "limit_mode": "first"}))
+    first = run(RunConfig(**{**config.__dict__, "limit_mode": "first"})).folder
     first_task = json.loads((first / "results.json").read_text())["tasks"][0]
     assert (first_task["limit_mode"], first_task["limit_seed"]) == ("first", None)
     assert first_task["languages"]["eng_Latn"]["data"]["sample_ids"] != ids["eng_Latn"]
@@ -99,7 +99,7 @@ def test_two_splits_of_one_task_stay_apart(tiny_model: Path, data_dir: Path, tmp
 
     config = RunConfig(model=str(tiny_model), tasks=("sib200@test", "sib200@validation"), languages=("eng_Latn",),
                        limit=5, data_dir=data_dir, out_dir=tmp_path, backend_options={"progress": False})  # fmt: skip
-    folder = run(config)
+    folder = run(config).folder
     groups = read_sample_scores(folder / "samples.jsonl")
     test = sample_group(groups, "sib200", "prompt_1", "test", "eng_Latn")
     validation = sample_group(groups, "sib200", "prompt_1", "validation", "eng_Latn")
@@ -114,7 +114,7 @@ def test_truncation_and_length_caps_are_counted_and_warned_once(tiny_model, data
     config = RunConfig(model=str(tiny_model), tasks=("mgsm", "sib200"), languages=("en", "de"), limit=3,
                        data_dir=data_dir, out_dir=tmp_path, cache=None,
                        backend_options={"progress": False, "max_length": 300})  # fmt: skip
-    folder = run(config)
+    folder = run(config).folder
     samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text().splitlines()]
     tasks = {task["name"]: task for task in json.loads((folder / "results.json").read_text())["tasks"]}
     for sample in samples:
