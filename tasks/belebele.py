@@ -32,18 +32,15 @@ Variants").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.api.languages import Language, flores_language
-from harness.api.metric import Metric, SampleScore
-from harness.api.requests import ChoiceRequest, Request, Response
-from harness.api.task import HubSource, Shot, Task
+from harness.api.task import HubSource
 from harness.data import read_jsonl
 from harness.errors import DataError
-from harness.metrics.mean import MeanMetric, choice_sample_score
+from harness.kit.multiple_choice import MultipleChoiceTask
 
 VERSION = 2  # 2: few-shot demonstrations never come from the item's passage
 SPLITS = ("test",)
@@ -73,8 +70,6 @@ if len(set(CODES)) != 122:
     raise RuntimeError(f"belebele: expected 122 distinct language variants, found {len(set(CODES))}")
 
 LETTERS = ("A", "B", "C", "D")  # the choices, in mc_answer1..4 order
-# lm-eval joins context and continuation with a space (its default target_delimiter).
-TARGET_DELIMITER = " "
 
 
 @dataclass(frozen=True)
@@ -152,32 +147,24 @@ def official_records(passage: dict[str, Any], language: Language, path: Path, li
     return records
 
 
-# -- renderer ---------------------------------------------------------------------------------------------
-def prompt(example: BelebeleExample) -> str:
-    """lm-eval 0.4.13 ``belebele/_default_template_yaml`` doc_to_text (the question is stripped, as there)."""
-    a, b, c, d = example.answers
-    return f"P: {example.passage}\nQ: {example.question.strip()}\nA: {a}\nB: {b}\nC: {c}\nD: {d}\nAnswer:"
-
-
-def render(example: BelebeleExample, prefix: str = "") -> ChoiceRequest:
-    return ChoiceRequest(
-        context=prefix + prompt(example), continuations=tuple(TARGET_DELIMITER + letter for letter in LETTERS)
-    )
-
-
-def demonstration(example: BelebeleExample) -> str:
-    return prompt(example) + TARGET_DELIMITER + LETTERS[example.correct]
-
-
-# -- spec -------------------------------------------------------------------------------------------------
-class Belebele(Task[BelebeleExample]):
+# -- spec: prompt and gold (the base renders requests, demonstrations and scores) ------------------------
+class Belebele(MultipleChoiceTask[BelebeleExample]):
     name = "belebele"
     version = VERSION
     description = "reading comprehension, 4-way multiple choice over a FLORES passage"
     languages = LANGUAGES
     splits = SPLITS
     default_split = "test"
+    labels = LETTERS  # the continuations are the letters themselves, so acc_norm equals acc
     data_folder = "belebele"
+
+    def gold(self, example: BelebeleExample) -> int:
+        return example.correct  # as a stratum: a LIMIT sample keeps the position of the right answer balanced
+
+    def prompt(self, example: BelebeleExample, language: Language, variant: str) -> str:
+        """lm-eval 0.4.13 ``belebele/_default_template_yaml`` doc_to_text (the question is stripped, as there)."""
+        a, b, c, d = example.answers
+        return f"P: {example.passage}\nQ: {example.question.strip()}\nA: {a}\nB: {b}\nC: {c}\nD: {d}\nAnswer:"
 
     def local_files(self, data_dir: Path, language: Language, split: str) -> tuple[Path, ...]:
         return (data_dir / self.data_folder / "saeub_item-evaluation" / f"{language.code}.jsonl",)
@@ -206,9 +193,6 @@ class Belebele(Task[BelebeleExample]):
     def expected_examples(self, split: str) -> int:
         return EXPECTED_QUESTIONS
 
-    def stratum(self, example: BelebeleExample) -> int:
-        return example.correct  # a LIMIT sample keeps the position of the right answer balanced
-
     def hub_source(self, language: Language, split: str) -> HubSource:
         return HubSource(path=HUB_PATH, name=language.code, split=split)
 
@@ -218,31 +202,10 @@ class Belebele(Task[BelebeleExample]):
         except (KeyError, ValueError) as error:
             raise DataError(f"row {index}: {error}", f"{HUB_PATH} ({language.code})") from error
 
-    def requests(
-        self,
-        example: BelebeleExample,
-        language: Language,
-        variant: str,
-        shots: Sequence[Shot[BelebeleExample]] = (),
-    ) -> list[Request]:
-        return [render(example, self.fewshot_prefix(shots, variant))]
-
-    def demonstration(self, shot: Shot[BelebeleExample], variant: str) -> str:
-        return demonstration(shot.example)
-
     def leaks(self, shot: BelebeleExample, example: BelebeleExample) -> bool:
         """The item itself, or any question on the same passage (the same link, which names one passage in
         every language: 488 links for 488 passages, or the same passage text)."""
         return shot.id == example.id or shot.link == example.link or shot.passage == example.passage
-
-    def score(
-        self, example: BelebeleExample, language: Language, variant: str, responses: Sequence[Response]
-    ) -> SampleScore:
-        (response,) = responses
-        return choice_sample_score(response, LETTERS, LETTERS, example.correct)
-
-    def metrics(self, variant: str) -> tuple[Metric, ...]:
-        return (MeanMetric("acc"), MeanMetric("acc_norm"))
 
 
 TASKS = (Belebele(),)

@@ -19,7 +19,7 @@ chain-of-thought reasoners", arXiv:2210.03057).
   ``remove_whitespace`` filter) and ``flexible_match`` (the last number); CoT variants: ``strict_match``
   (the number after the "The answer is" phrase of the language) and ``flexible_match``. All compare
   *numbers* (``18.00`` = 18, native digits), read in the answer's own number format
-  (``harness.api.answers.NUMBER_FORMATS``: ``1.210`` and ``19,50`` in German, ``80 000`` in French; the English
+  (``harness.kit.answers.NUMBER_FORMATS``: ``1.210`` and ``19,50`` in German, ``80 000`` in French; the English
   format in ``en_cot``, whose reasoning is English). ``unparsable`` counts answers without any number.
 - Where xlh's numbers differ from lm-eval's (deliberately): lm-eval reads every language the English way
   and compares strings with punctuation deleted, so ``18.00`` fails for gold 18, and its regexes stop at a
@@ -46,7 +46,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness.api.answers import (
+from harness.api.languages import Language, from_code
+from harness.api.metric import Metric, SampleScore
+from harness.api.requests import GenerationRequest, Request, Response
+from harness.api.task import HubSource, Shot, Task, check_language_table
+from harness.data import read_json, read_tsv
+from harness.errors import ConfigError, DataError
+from harness.kit.answers import (
     ENGLISH,
     NUMBER_FORMATS,
     NumberFormat,
@@ -56,12 +62,6 @@ from harness.api.answers import (
     parse_number,
     whole_number,
 )
-from harness.api.languages import Language, from_code
-from harness.api.metric import Metric, SampleScore
-from harness.api.requests import GenerationRequest, Request, Response
-from harness.api.task import HubSource, Shot, Task, check_language_table
-from harness.data import read_json, read_tsv
-from harness.errors import ConfigError, DataError
 from harness.metrics.mean import MeanMetric, SumMetric
 
 VERSION = 3  # 2: native_cot / en_cot variants, few-shot exemplars; 3: per-language number formats
@@ -71,6 +71,7 @@ EXPECTED_ROWS = 250
 EXPECTED_EXEMPLARS = 8
 EXEMPLARS_FILE = "mgsm_exemplars.json"
 VARIANTS = ("direct", "native_cot", "en_cot")
+DIRECT_VARIANT, NATIVE_COT_VARIANT, EN_COT_VARIANT = VARIANTS  # code compares with these, never with literals
 LANGUAGES: tuple[Language, ...] = tuple(
     from_code(code, flores)
     for code, flores in (
@@ -177,13 +178,13 @@ def parse_gold(text: str) -> Decimal | None:
 
 def number_format(language: Language, variant: str) -> NumberFormat:
     """How the answer writes numbers: the item's language, except in ``en_cot`` (reasoning in English)."""
-    return ENGLISH if variant == "en_cot" else NUMBER_FORMATS[language.code]
+    return ENGLISH if variant == EN_COT_VARIANT else NUMBER_FORMATS[language.code]
 
 
 def answer_cue(language: Language, variant: str) -> str:
-    if variant == "direct":
+    if variant == DIRECT_VARIANT:
         return DIRECT_WORDS[language.code].answer
-    return (NATIVE_COT[language.code] if variant == "native_cot" else ENGLISH_COT).cue
+    return (NATIVE_COT[language.code] if variant == NATIVE_COT_VARIANT else ENGLISH_COT).cue
 
 
 def prompt(example: MgsmExample, language: Language, variant: str) -> str:
@@ -193,19 +194,15 @@ def prompt(example: MgsmExample, language: Language, variant: str) -> str:
 def demonstration(example: MgsmExample, language: Language, variant: str) -> str:
     """A solved exemplar: its prompt, then the number (direct) or the chain of thought (CoT variants)."""
     solution: str | None = _format_gold(example.answer)
-    if variant != "direct":
-        solution = example.reasoning if variant == "native_cot" else example.reasoning_en
+    if variant != DIRECT_VARIANT:
+        solution = example.reasoning if variant == NATIVE_COT_VARIANT else example.reasoning_en
     if solution is None:
         raise ConfigError(f"mgsm: exemplar {example.id} ({language.code}) has no {variant} chain of thought")
     return f"{prompt(example, language, variant)} {solution}"
 
 
 def render(
-    example: MgsmExample,
-    language: Language,
-    variant: str,
-    prefix: str = "",
-    shot_languages: Sequence[Language] = (),
+    example: MgsmExample, language: Language, variant: str, prefix: str = "", shot_languages: Sequence[Language] = ()
 ) -> GenerationRequest:
     """The prompt after its demonstrations (``prefix``); generation stops where the model starts a new
     question, in the item's language or in the language of the shots (English exemplars teach "Question:")."""
@@ -216,7 +213,7 @@ def render(
 def strict_extract(response: str, language: Language, variant: str) -> Decimal | None:
     """The number after the first "The answer is" phrase that a number follows (of the language, or English
     in ``en_cot``), read in the language's number format."""
-    words = NATIVE_COT[language.code] if variant == "native_cot" else ENGLISH_COT
+    words = NATIVE_COT[language.code] if variant == NATIVE_COT_VARIANT else ENGLISH_COT
     phrase = "|".join(re.escape(text) for text in sorted(words.answer_is, key=len, reverse=True))
     fmt = number_format(language, variant)
     for match in re.finditer(phrase, response):
@@ -228,7 +225,7 @@ def strict_extract(response: str, language: Language, variant: str) -> Decimal |
 
 def lmeval_strict_extract(response: str, language: Language, variant: str) -> str:
     """lm-eval's "strict-match" filter of the CoT variants: first regex match, else "[invalid]"."""
-    pattern = LMEVAL_STRICT[language.code] if variant == "native_cot" else LMEVAL_STRICT["en"]
+    pattern = LMEVAL_STRICT[language.code] if variant == NATIVE_COT_VARIANT else LMEVAL_STRICT["en"]
     matches = re.findall(pattern, response)
     return matches[0].strip() if matches else "[invalid]"
 
@@ -296,7 +293,7 @@ class Mgsm(Task[MgsmExample]):
     splits = (SPLIT,)
     default_split = SPLIT
     variants = VARIANTS
-    default_variant = "direct"
+    default_variant = DIRECT_VARIANT
     data_folder = "mgsm"
 
     def local_files(self, data_dir: Path, language: Language, split: str) -> tuple[Path, ...]:
@@ -361,7 +358,7 @@ class Mgsm(Task[MgsmExample]):
         assert isinstance(response, str)
         fmt = number_format(language, variant)
         flexible, lmeval_flexible = last_number(response, fmt), lmeval_flexible_extract(response)
-        if variant == "direct":
+        if variant == DIRECT_VARIANT:
             strict, lmeval_strict = whole_number(response.strip(), fmt), response.strip()
             strict_name, lmeval_strict_filter = "exact_match", "remove_whitespace"
         else:
@@ -387,7 +384,7 @@ class Mgsm(Task[MgsmExample]):
         )
 
     def metrics(self, variant: str) -> tuple[Metric, ...]:
-        strict = "exact_match" if variant == "direct" else "strict_match"
+        strict = "exact_match" if variant == DIRECT_VARIANT else "strict_match"
         return (
             MeanMetric(strict),
             MeanMetric("flexible_match"),

@@ -32,19 +32,17 @@ arXiv:2309.07445, "SIB-200: A Simple, Inclusive, and Big Evaluation Dataset for 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.api.languages import FLORES200_CODES, Language, flores_language, language_name
-from harness.api.metric import Metric, SampleScore
-from harness.api.requests import ChoiceRequest, Request, Response
-from harness.api.task import HubSource, Shot, Task
+from harness.api.task import HubSource
 from harness.data import read_tsv, require_file
 from harness.errors import DataError
+from harness.kit.multiple_choice import MultipleChoiceTask
 from harness.metrics.classification import MacroF1, WeightedF1
-from harness.metrics.mean import MeanMetric, choice_sample_score
+from harness.metrics.mean import MeanMetric
 
 VERSION = 1
 SPLITS = ("test", "validation", "train")
@@ -58,9 +56,7 @@ LABELS = ("science/technology", "travel", "politics", "sports", "health", "enter
 LANGUAGES: tuple[Language, ...] = tuple(flores_language(code) for code in (*FLORES200_CODES, "nqo_Nkoo"))
 if len({language.code for language in LANGUAGES}) != 205:
     raise RuntimeError("sib200: expected 205 distinct language variants")
-
-# lm-eval joins context and continuation with a space (its default target_delimiter).
-TARGET_DELIMITER = " "
+VARIANTS = ("prompt_1", "prompt_2", "prompt_3", "prompt_4", "prompt_5")  # PROMPTS must hold each, checked
 
 
 @dataclass(frozen=True)
@@ -111,7 +107,6 @@ PROMPTS: dict[str, SibPrompt] = {
         "Please provide a single classification for each input.\n\ntext: {text} \\category: \n\n"
     ),
 }
-VARIANTS = tuple(PROMPTS)
 
 
 @dataclass(frozen=True)
@@ -135,22 +130,12 @@ def from_row(index_id: str, category: str, text: str) -> SibExample:
 
 # -- renderer ---------------------------------------------------------------------------------------------
 def prompt(example: SibExample, language: Language, variant: str) -> str:
+    """The context; the choices are the labels (the base puts a space before each, as lm-eval)."""
     return PROMPTS[variant].render(example.text, language_name(language.code))
 
 
-def render(example: SibExample, language: Language, variant: str, prefix: str = "") -> ChoiceRequest:
-    return ChoiceRequest(
-        context=prefix + prompt(example, language, variant),
-        continuations=tuple(TARGET_DELIMITER + label for label in LABELS),
-    )
-
-
-def demonstration(example: SibExample, language: Language, variant: str) -> str:
-    return prompt(example, language, variant) + TARGET_DELIMITER + LABELS[example.label]
-
-
 # -- spec -------------------------------------------------------------------------------------------------
-class Sib200(Task[SibExample]):
+class Sib200(MultipleChoiceTask[SibExample]):
     name = "sib200"
     version = VERSION
     description = "topic classification into 7 topics, zero-shot choice over the label names"
@@ -159,7 +144,22 @@ class Sib200(Task[SibExample]):
     default_split = "test"
     variants = VARIANTS
     default_variant = "prompt_1"
+    variant_tables = {"PROMPTS": PROMPTS}
+    labels = LABELS
+    # acc first (the headline); lm-eval's SIB metric is the weighted F1, kept for comparison.
+    choice_metrics = (
+        MeanMetric("acc"),
+        MacroF1("macro_f1", labels=LABELS),
+        WeightedF1("f1_weighted", labels=LABELS),
+        MeanMetric("acc_norm"),
+    )
     data_folder = "sib200"
+
+    def gold(self, example: SibExample) -> int:
+        return example.label  # as a stratum: the test files are sorted by topic, a LIMIT sample keeps every topic
+
+    def prompt(self, example: SibExample, language: Language, variant: str) -> str:
+        return prompt(example, language, variant)
 
     def local_files(self, data_dir: Path, language: Language, split: str) -> tuple[Path, ...]:
         folder = data_dir / self.data_folder / "annotated" / language.code
@@ -199,33 +199,8 @@ class Sib200(Task[SibExample]):
         except (KeyError, ValueError) as error:
             raise DataError(f"row {index}: {error}", f"{HUB_PATH} ({language.code})") from error
 
-    def requests(
-        self, example: SibExample, language: Language, variant: str, shots: Sequence[Shot[SibExample]] = ()
-    ) -> list[Request]:
-        return [render(example, language, variant, self.fewshot_prefix(shots, variant))]
-
-    def demonstration(self, shot: Shot[SibExample], variant: str) -> str:
-        return demonstration(shot.example, shot.language, variant)
-
     def shot_split(self, split: str) -> str:
         return "train"  # the labelled split meant for learning; no sentence of it is in dev or test
-
-    def score(
-        self, example: SibExample, language: Language, variant: str, responses: Sequence[Response]
-    ) -> SampleScore:
-        (response,) = responses
-        return choice_sample_score(response, LABELS, LABELS, example.label)
-
-    def stratum(self, example: SibExample) -> int:
-        return example.label  # the test files are sorted by topic: a LIMIT sample keeps every topic
-
-    def metrics(self, variant: str) -> tuple[Metric, ...]:
-        return (
-            MeanMetric("acc"),
-            MacroF1("macro_f1", labels=LABELS),
-            WeightedF1("f1_weighted", labels=LABELS),
-            MeanMetric("acc_norm"),
-        )
 
 
 def _check_labels_file(path: Path) -> None:

@@ -30,12 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from harness.api.languages import Language, from_code
-from harness.api.metric import Metric, SampleScore
-from harness.api.requests import ChoiceRequest, Request, Response
-from harness.api.task import HubSource, Shot, Task, check_language_table
+from harness.api.task import HubSource, check_language_table
 from harness.data import read_jsonl, read_tsv, require_file
 from harness.errors import DataError
-from harness.metrics.mean import MeanMetric, choice_sample_score
+from harness.kit.multiple_choice import MultipleChoiceTask
 
 VERSION = 1
 SPLITS = ("test", "validation")
@@ -46,6 +44,7 @@ NUMBER_BLOCK = 450
 NUMBER_MIN_ROWS = 20
 NUMBER_MIN_AGREEMENT = 0.25
 LABELS = ("entailment", "neutral", "contradiction")  # index = HF ClassLabel id
+VARIANTS = ("sentence", "label")
 LANGUAGES: tuple[Language, ...] = tuple(
     from_code(code, flores)
     for code, flores in (
@@ -99,8 +98,21 @@ WORDS: dict[str, NliWords] = {
 }
 check_language_table("xnli", "WORDS", WORDS, [lang.code for lang in LANGUAGES])
 
-# lm-eval joins context and continuation with a space (its default target_delimiter).
-TARGET_DELIMITER = " "
+
+@dataclass(frozen=True)
+class NliFormat:
+    """How a variant lays a pair out: templates of the context and of each choice, over ``{premise}``,
+    ``{hypothesis}``, ``{question}`` ("right") and ``{label}`` (that choice's label word)."""
+
+    context: str
+    choice: str
+
+
+FORMATS: dict[str, NliFormat] = {
+    # lm-eval's formulation: no context, each choice the whole sentence.
+    "sentence": NliFormat(context="", choice="{premise}, {question}? {label}, {hypothesis}"),
+    "label": NliFormat(context="{premise}\n{hypothesis}\n{question}?", choice="{label}"),
+}
 
 
 @dataclass(frozen=True)
@@ -111,45 +123,34 @@ class XnliExample:
     label: int  # 0 entailment, 1 neutral, 2 contradiction
 
 
-def choice_texts(example: XnliExample, language: Language, variant: str) -> tuple[str, ...]:
-    """The texts of the three choices, in label order, without the target delimiter."""
-    words = WORDS[language.code]
-    if variant == "sentence":
-        return tuple(
-            f"{example.premise}, {words.question}? {words.label_word(label)}, {example.hypothesis}"
-            for label in range(3)
-        )
-    return tuple(words.label_word(label) for label in range(3))
-
-
-def prompt(example: XnliExample, language: Language, variant: str) -> str:
-    if variant == "sentence":
-        return ""
-    return f"{example.premise}\n{example.hypothesis}\n{WORDS[language.code].question}?"
-
-
-def render(example: XnliExample, language: Language, variant: str, prefix: str = "") -> ChoiceRequest:
-    choices = choice_texts(example, language, variant)
-    context = prefix + prompt(example, language, variant)
-    return ChoiceRequest(context=context, continuations=tuple(TARGET_DELIMITER + c for c in choices))
-
-
-def demonstration(example: XnliExample, language: Language, variant: str) -> str:
-    """A solved pair: the prompt, then its gold choice (lm-eval: text + target delimiter + target)."""
-    gold = choice_texts(example, language, variant)[example.label]
-    return prompt(example, language, variant) + TARGET_DELIMITER + gold
-
-
-class Xnli(Task[XnliExample]):
+class Xnli(MultipleChoiceTask[XnliExample]):
     name = "xnli"
     version = VERSION
     description = "natural language inference, 3-way choice"
     languages = LANGUAGES
     splits = SPLITS
     default_split = "test"
-    variants = ("sentence", "label")
+    variants = VARIANTS
     default_variant = "sentence"
+    variant_tables = {"FORMATS": FORMATS}
+    labels = LABELS
     data_folder = "xnli"
+
+    def gold(self, example: XnliExample) -> int:
+        return example.label
+
+    def prompt(self, example: XnliExample, language: Language, variant: str) -> str:
+        words = WORDS[language.code]
+        return FORMATS[variant].context.format(
+            premise=example.premise, hypothesis=example.hypothesis, question=words.question
+        )
+
+    def choices(self, example: XnliExample, language: Language, variant: str) -> tuple[str, ...]:
+        words, template = WORDS[language.code], FORMATS[variant].choice
+        return tuple(
+            template.format(premise=example.premise, hypothesis=example.hypothesis, question=words.question, label=word)
+            for word in map(words.label_word, range(len(LABELS)))
+        )
 
     def local_files(self, data_dir: Path, language: Language, split: str) -> tuple[Path, ...]:
         folder = data_dir / self.data_folder
@@ -184,9 +185,6 @@ class Xnli(Task[XnliExample]):
     def expected_examples(self, split: str) -> int:
         return EXPECTED_ROWS[split]
 
-    def stratum(self, example: XnliExample) -> int:
-        return example.label  # a LIMIT sample keeps the three labels in proportion
-
     def hub_source(self, language: Language, split: str) -> HubSource:
         return HubSource(path="facebook/xnli", name=language.code, split=split)
 
@@ -198,25 +196,8 @@ class Xnli(Task[XnliExample]):
             label=int(record["label"]),
         )
 
-    def requests(
-        self, example: XnliExample, language: Language, variant: str, shots: Sequence[Shot[XnliExample]] = ()
-    ) -> list[Request]:
-        return [render(example, language, variant, self.fewshot_prefix(shots, variant))]
-
-    def demonstration(self, shot: Shot[XnliExample], variant: str) -> str:
-        return demonstration(shot.example, shot.language, variant)
-
     def shot_split(self, split: str) -> str:
         return "validation"  # the labelled split with no overlap with test
-
-    def score(
-        self, example: XnliExample, language: Language, variant: str, responses: Sequence[Response]
-    ) -> SampleScore:
-        (response,) = responses
-        return choice_sample_score(response, choice_texts(example, language, variant), LABELS, example.label)
-
-    def metrics(self, variant: str) -> tuple[Metric, ...]:
-        return (MeanMetric("acc"), MeanMetric("acc_norm"))
 
 
 def _label_from_name(name: str, path: Path, line: int) -> int:

@@ -3,8 +3,9 @@ change whenever its prompt, extraction or metric code changes, or old and new nu
 (and old cached answers would answer new requests).
 
 ``tests/versions.json`` stores, per task and for the request encoding, the version and a SHA-256 of the
-source code it depends on: the task module and every ``harness`` module it imports (metrics, answer parsers,
-language names, the few-shot code of ``harness.api.task``), less the plumbing that cannot change a number
+source code it depends on: the task module and the modules of the plugin API, the task kit and the metrics it
+imports, directly or through another (metrics, answer parsers, language names, the few-shot code of
+``harness.api.task``), less the plumbing that cannot change a number
 (``IGNORED``); the request-encoding modules under ``ENCODING_VERSION``; the LIMIT sampler under
 ``SAMPLER_VERSION``. When code changes without a
 version bump this test fails; after a bump, record the new state with::
@@ -62,12 +63,29 @@ def _source_digest(modules: list[str]) -> str:
     return digest.hexdigest()
 
 
+def _dependencies(path: Path) -> set[str]:
+    """The harness modules a task's scoring can depend on: its imports and theirs, transitively, within the
+    plugin API and the metrics (a task on the multiple-choice base depends on ``choice_sample_score`` through
+    it); the rest of harness (backends, records, the runner) cannot change what a task computes."""
+    found: set[str] = set()
+    todo = [m for m in _harness_imports(path)]
+    while todo:
+        module = todo.pop()
+        if module in found or module in IGNORED or module == "harness":
+            continue
+        if not module.startswith(("harness.api", "harness.kit", "harness.metrics", "harness.seeds")):
+            continue
+        found.add(module)
+        todo.extend(_harness_imports(Path(importlib.import_module(module).__file__ or "")))
+    return found
+
+
 def current() -> dict[str, dict[str, object]]:
     state: dict[str, dict[str, object]] = {}
     for name, task in sorted(all_tasks().items()):
         module = type(task).__module__
         path = Path(importlib.import_module(module).__file__ or "")
-        depends = [module, *(m for m in _harness_imports(path) if m not in IGNORED and m != "harness")]
+        depends = [module, *_dependencies(path)]
         state[f"task:{name}"] = {"version": task.version, "sources": _source_digest(depends)}
     from harness.backends import ENCODING_VERSION
 

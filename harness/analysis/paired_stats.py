@@ -21,36 +21,30 @@ a benchmark cancels out, and far smaller differences are detectable.
 - **Holm** (1979) step-down correction of the p-values of a family (the languages of one task and metric):
   controls the family-wise error rate without assuming independence between languages.
 
-Metrics are recomputed with the task's own metric objects. A metric is evaluated on a resample without
-copying samples where its form is known: means of a per-item score, sacrebleu corpus metrics (sums of
-per-segment statistics, as ``harness.metrics.translation`` computes them) and F1 over classes (sums of
-per-class true/false positives and false negatives). Any other metric is called on the resampled samples
-(``metric.aggregate``), which gives the same numbers, only slower.
+Metrics are recomputed with the task's own metric objects, through ``harness.metrics.statistics``: a metric
+that owns its sufficient statistics (``harness.api.metric.SufficientStatistics``: means of a per-item score,
+sacrebleu's corpus metrics from per-segment statistics, F1 from per-class counts) is evaluated on a resample
+from column sums, without copying samples; any other metric is called on the resampled samples
+(``metric.aggregate``), which gives the same numbers, only slower. McNemar's test applies where a metric is
+the mean of per-item numbers (``harness.api.metric.MeanOfItems``) and those are all 0 or 1.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import NamedTuple, TypeVar
 
 import numpy as np
 
-from harness.api.metric import Metric, SampleScore
-from harness.metrics.classification import MacroF1, WeightedF1
-from harness.metrics.mean import MeanMetric
-from harness.metrics.qa import QaMeanMetric
-from harness.metrics.translation import CorpusTranslationMetric, score_from_statistics, segment_statistics
+from harness.api.metric import MeanOfItems, Metric, SampleScore
+from harness.metrics.statistics import CHUNK_ELEMENTS, Statistic, statistic_of
 from harness.seeds import DEFAULT_SEED
 
 DEFAULT_RESAMPLES = 10_000
-CHUNK_ELEMENTS = 4_000_000  # resampled item positions held in memory at once (32 MB of int64)
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
-
-# Metric values of many resamples at once: item positions (resamples x n) -> one value per resample.
-Statistic = Callable[[np.ndarray], np.ndarray]
 
 
 class McNemarResult(NamedTuple):
@@ -147,95 +141,16 @@ def min_p_value(n_resamples: int) -> float:
 
 
 # -- a metric on resampled items ----------------------------------------------------------------------------
-def _counts(positions: np.ndarray, n: int) -> np.ndarray:
-    """How often each of ``n`` items is drawn in each row of ``positions`` (resamples x n)."""
-    rows = positions.shape[0]
-    offsets = positions + n * np.arange(rows, dtype=np.int64)[:, None]
-    return np.bincount(offsets.ravel(), minlength=rows * n).reshape(rows, n)
-
-
-def _mean_statistic(name: str, samples: Sequence[SampleScore]) -> Statistic:
-    values = np.asarray([_number(sample.scores[name]) for sample in samples], dtype=np.float64)
-    return lambda positions: values[positions].mean(axis=1)
-
-
-def _translation_statistic(metric: CorpusTranslationMetric, samples: Sequence[SampleScore]) -> Statistic:
-    scorer = metric.scorer()
-    hypotheses = [_text(sample.extracted, "hypothesis") for sample in samples]
-    references = [_text(sample.gold, "reference") for sample in samples]
-    stats = segment_statistics(scorer, hypotheses, references)
-
-    def values(positions: np.ndarray) -> np.ndarray:
-        totals = _counts(positions, len(stats)) @ stats
-        return np.asarray([score_from_statistics(scorer, row) for row in totals])
-
-    return values
-
-
-def _f1_statistic(metric: MacroF1 | WeightedF1, samples: Sequence[SampleScore]) -> Statistic:
-    """F1 from per-class sums: each item adds to one class's true positives, or to one class's false
-    positives and another's false negatives. Same conventions as scikit-learn with ``zero_division=0``:
-    a class's F1 is ``2tp / (2tp + fp + fn)``, 0 when that is 0/0; without declared labels, the classes
-    averaged are those seen (as gold or predicted) in the resample."""
-    golds = [sample.gold for sample in samples]
-    predictions = [sample.extracted for sample in samples]
-    if metric.labels is not None:
-        metric.aggregate(samples)  # raises on a label outside the declared classes, naming it
-        classes = list(metric.labels)
-    else:
-        classes = sorted(set(golds) | set(predictions), key=str)
-    column = {label: index for index, label in enumerate(classes)}
-    k = len(classes)
-    indicators = np.zeros((len(samples), 3 * k), dtype=np.int64)  # tp | fp | fn per class
-    for row, (gold, predicted) in enumerate(zip(golds, predictions, strict=True)):
-        if gold == predicted:
-            indicators[row, column[gold]] = 1
-        else:
-            indicators[row, k + column[predicted]] = 1
-            indicators[row, 2 * k + column[gold]] = 1
-    weighted = isinstance(metric, WeightedF1)
-    declared = metric.labels is not None
-
-    def values(positions: np.ndarray) -> np.ndarray:
-        totals = (_counts(positions, len(samples)) @ indicators).astype(np.float64)
-        tp, fp, fn = totals[:, :k], totals[:, k : 2 * k], totals[:, 2 * k :]
-        denominator = 2 * tp + fp + fn
-        f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
-        counted = np.ones_like(tp) if declared else (denominator > 0).astype(np.float64)
-        weights = (tp + fn) * counted if weighted else counted
-        return (f1 * weights).sum(axis=1) / weights.sum(axis=1)
-
-    return values
-
-
-def _generic_statistic(metric: Metric, samples: Sequence[SampleScore]) -> Statistic:
-    def values(positions: np.ndarray) -> np.ndarray:
-        return np.asarray([metric.aggregate([samples[i] for i in row]).value for row in positions])
-
-    return values
-
-
-# Metrics whose value is exactly the mean of ``scores[name]`` (exact types: a subclass may aggregate otherwise).
-_MEAN_METRICS = (MeanMetric, QaMeanMetric)
-
-
 def per_item_scores(metric: Metric, samples: Sequence[SampleScore]) -> list[float] | None:
     """The per-item numbers a metric averages (accuracy's 0/1 per item), or None when the metric is not a mean
-    of per-item scores (chrF++, F1 over classes, or a metric of unknown form)."""
-    if type(metric) in _MEAN_METRICS:
-        return [_number(sample.scores[metric.name]) for sample in samples]
-    return None
+    of per-item scores (chrF++, F1 over classes, or a metric that does not say: ``MeanOfItems``)."""
+    return metric.item_values(samples) if isinstance(metric, MeanOfItems) else None
 
 
 def item_statistic(metric: Metric, samples: Sequence[SampleScore]) -> Statistic:
-    """The metric's value on resamples of ``samples``: item positions (resamples x n) -> values."""
-    if type(metric) in _MEAN_METRICS:
-        return _mean_statistic(metric.name, samples)
-    if isinstance(metric, CorpusTranslationMetric):
-        return _translation_statistic(metric, samples)
-    if isinstance(metric, (MacroF1, WeightedF1)):
-        return _f1_statistic(metric, samples)
-    return _generic_statistic(metric, samples)
+    """The metric's value on resamples of ``samples``: item positions (resamples x n) -> values
+    (``harness.metrics.statistics.statistic_of``)."""
+    return statistic_of(metric, samples)
 
 
 def metric_value(metric: Metric, samples: Sequence[SampleScore]) -> float:
@@ -243,16 +158,6 @@ def metric_value(metric: Metric, samples: Sequence[SampleScore]) -> float:
     if not samples:
         raise ValueError(f"{metric.name}: no samples")
     return float(item_statistic(metric, samples)(np.arange(len(samples))[None, :])[0])
-
-
-def _text(value: object, what: str) -> str:
-    if not isinstance(value, str):
-        raise TypeError(f"translation metrics need the {what} as a string, got {value!r}")
-    return value
-
-
-def _number(value: float | None) -> float:
-    return math.nan if value is None else float(value)  # results store NaN as null
 
 
 # -- paired bootstrap ---------------------------------------------------------------------------------------

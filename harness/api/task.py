@@ -8,13 +8,18 @@ an example beyond its ``id``.
 Few-shot: the core draws ``k`` solved examples ("shots") from a pool split of the same or another language
 (``shot_split``, ``select_shots``) and hands them to ``requests``; a task says how one solved example reads
 as a demonstration (``demonstration``) and puts ``fewshot_prefix(shots)`` before its prompt.
+
+Variants are declared values: ``variants`` names them, and every table keyed by variant (prompt templates,
+formulations) is listed in ``variant_tables``. Both are checked when the class is created, so a misspelt
+variant in a task module fails at import instead of falling through to another variant at run time;
+``check_variant`` refuses an undeclared one given at run time, naming the valid ones.
 """
 
 from __future__ import annotations
 
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -67,8 +72,14 @@ class Task(ABC, Generic[E]):
     default_split: ClassVar[str]
     variants: ClassVar[tuple[str, ...]] = ("default",)
     default_variant: ClassVar[str] = "default"
+    # The tables keyed by variant, by the name errors give them: each must cover exactly ``variants``.
+    variant_tables: ClassVar[Mapping[str, Mapping[str, object]]] = {}
     # Name of the sub-folder of DATA_DIR holding the original files (see its SOURCE.md).
     data_folder: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_variant_declaration(cls)
 
     # -- data ------------------------------------------------------------------------------------
     @abstractmethod
@@ -183,3 +194,35 @@ def check_language_table(task_name: str, table_name: str, table: dict[str, Any],
             f"{task_name}: prompt table {table_name} does not match the task's languages "
             f"(missing: {missing or 'none'}, unknown: {extra or 'none'})"
         )
+
+
+# Variant names travel in ``--tasks task:variant@split,...`` selections, so they cannot hold these.
+_VARIANT_SEPARATORS = (":", "@", ",")
+
+
+def check_variant_declaration(cls: type[Task[Any]]) -> None:
+    """Fail at class creation (so at import) when a task's variant declaration is inconsistent.
+
+    Raises:
+        TypeError: a variant named twice or unusable on the command line, a default that is not declared, or
+            a table of ``variant_tables`` that misses (or invents) a variant; the message names the task.
+    """
+    owner = getattr(cls, "name", cls.__qualname__)
+    variants = cls.variants
+    if not variants or len(set(variants)) != len(variants):
+        raise TypeError(f"{owner}: variants must be distinct and at least one, found {variants!r}")
+    for variant in variants:
+        if not isinstance(variant, str) or not variant or any(sep in variant for sep in _VARIANT_SEPARATORS):
+            raise TypeError(f"{owner}: variant {variant!r} must be a non-empty name without ':', '@' or ','")
+    if cls.default_variant not in variants:
+        raise TypeError(
+            f"{owner}: default variant {cls.default_variant!r} is not declared; variants: {', '.join(variants)}"
+        )
+    for table_name, table in cls.variant_tables.items():
+        missing = [variant for variant in variants if variant not in table]
+        extra = sorted(str(key) for key in table if key not in variants)
+        if missing or extra:
+            raise TypeError(
+                f"{owner}: variant table {table_name} does not match the declared variants {', '.join(variants)} "
+                f"(missing: {', '.join(missing) or 'none'}, undeclared: {', '.join(extra) or 'none'})"
+            )

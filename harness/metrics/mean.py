@@ -1,5 +1,9 @@
 """Means and counts over per-sample scores (accuracy, exact match, unparsable answers), and the per-sample
-score of a multiple-choice answer."""
+score of a multiple-choice answer.
+
+Both own their sufficient statistics (``harness.api.metric.SufficientStatistics``): one column, the item's
+score; a mean divides its sum by the number of items, a count is the sum. A score stored as null (NaN) stays NaN.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.api.metric import MetricValue, SampleScore, mean, mean_stderr
+from harness.api.metric import MetricValue, SampleScore, Unit, mean, mean_stderr
 from harness.api.requests import ChoiceScores, Response
 
 
@@ -26,7 +30,29 @@ class MeanMetric:
             value=mean(values),
             stderr=mean_stderr(values),
             signature=f"{self.name}|agg:mean|stderr:sample_std_ddof1/sqrt(n)|n:{len(values)}",
+            unit=Unit.FRACTION,
         )
+
+    def item_values(self, samples: Sequence[SampleScore]) -> list[float]:
+        """Each sample's score (the numbers averaged)."""
+        return score_column(self.name, samples)
+
+    def item_statistics(self, samples: Sequence[SampleScore]) -> np.ndarray:
+        """One column: the sample's score."""
+        return np.asarray(score_column(self.name, samples), dtype=np.float64).reshape(-1, 1)
+
+    def value_from_totals(self, totals: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """The summed score over the number of items."""
+        return np.asarray(totals, dtype=np.float64)[:, 0] / np.asarray(counts, dtype=np.float64)
+
+
+def score_column(name: str, samples: Sequence[SampleScore]) -> list[float]:
+    """``scores[name]`` of every sample, a null score (how results store NaN) as NaN.
+
+    Raises:
+        KeyError: a sample without that score.
+    """
+    return [math.nan if sample.scores[name] is None else float(sample.scores[name]) for sample in samples]
 
 
 def choice_predictions(loglikelihoods: Sequence[float], continuations: Sequence[str]) -> tuple[int, int]:
@@ -68,5 +94,13 @@ class SumMetric:
             value=math.fsum(sample.scores[self.name] for sample in samples),
             stderr=None,
             signature=f"{self.name}|agg:sum|n:{len(samples)}",
-            unit="count",
+            unit=Unit.COUNT,
         )
+
+    def item_statistics(self, samples: Sequence[SampleScore]) -> np.ndarray:
+        """One column: the sample's score (1 for an unparsable answer)."""
+        return np.asarray(score_column(self.name, samples), dtype=np.float64).reshape(-1, 1)
+
+    def value_from_totals(self, totals: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """The summed score."""
+        return np.asarray(totals, dtype=np.float64)[:, 0].copy()

@@ -32,6 +32,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from harness.api.metric import MetricValue, SampleScore
 from harness.metrics.mean import MeanMetric
 
@@ -187,3 +189,15 @@ class QaMeanMetric:
     def aggregate(self, samples: Sequence[SampleScore]) -> MetricValue:
         value = MeanMetric(self.name).aggregate(samples)
         return dataclasses.replace(value, signature=f"{value.signature}|{self.comparison}")
+
+    def item_values(self, samples: Sequence[SampleScore]) -> list[float]:
+        """Each sample's score (the numbers averaged)."""
+        return MeanMetric(self.name).item_values(samples)
+
+    def item_statistics(self, samples: Sequence[SampleScore]) -> np.ndarray:
+        """One column: the sample's score (``MeanMetric``'s)."""
+        return MeanMetric(self.name).item_statistics(samples)
+
+    def value_from_totals(self, totals: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """The summed score over the number of items."""
+        return MeanMetric(self.name).value_from_totals(totals, counts)

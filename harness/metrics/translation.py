@@ -20,7 +20,10 @@ present, and the metric reads the model file from the folder it is given.
 
 Signatures are sacrebleu's own (``metric.get_signature()``, which names the bootstrap as ``bs`` and
 ``seed``), after the score's name, followed by how the stderr was computed and the sample count. Values
-carry ``unit="score"`` (0-100, shown as they are).
+carry ``Unit.SCORE`` (0-100, shown as they are).
+
+The metrics own their sufficient statistics (``harness.api.metric.SufficientStatistics``): the segment rows
+above, and sacrebleu's formula on their sums, so paired tests resample segments without rescoring any text.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from sacrebleu.metrics import BLEU, CHRF
 from sacrebleu.metrics.base import Metric as SacrebleuMetric
 from sacrebleu.tokenizers.tokenizer_spm import SPM_MODELS, TokenizerSPM
 
-from harness.api.metric import MetricValue, SampleScore
+from harness.api.metric import MetricValue, SampleScore, Unit
 
 BOOTSTRAP_RESAMPLES = 1000  # sacrebleu's default for --confidence
 BOOTSTRAP_SEED = 12345  # sacrebleu's default $SACREBLEU_SEED
@@ -131,20 +134,37 @@ class CorpusTranslationMetric:
         raise NotImplementedError
 
     def aggregate(self, samples: Sequence[SampleScore]) -> MetricValue:
-        if not samples:
-            raise ValueError(f"{self.name}: no samples to score")
-        hypotheses = [_text(sample.extracted, "hypothesis") for sample in samples]
-        references = [_text(sample.gold, "reference") for sample in samples]
         scorer = self.scorer()
-        stats = segment_statistics(scorer, hypotheses, references)
+        stats = self._segment_statistics(scorer, samples)
         score = scorer._compute_score_from_stats([int(count) for count in stats.sum(axis=0)])
         resampled = bootstrap_scores(scorer, stats, self.resamples, self.seed) if len(stats) > 1 else np.zeros(0)
         return MetricValue(
             value=float(score.score),
             stderr=bootstrap_stderr(resampled),
             signature=self.signature(scorer, score.name, len(samples)),
-            unit="score",
+            unit=Unit.SCORE,
         )
+
+    def item_statistics(self, samples: Sequence[SampleScore]) -> np.ndarray:
+        """sacrebleu's statistics of each segment (integer counts, as float64).
+
+        Raises:
+            ValueError: no samples.
+            TypeError: a hypothesis or reference that is not a string.
+        """
+        return self._segment_statistics(self.scorer(), samples).astype(np.float64)
+
+    def value_from_totals(self, totals: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """sacrebleu's corpus score of each row of summed segment statistics (``counts`` is not needed)."""
+        scorer = self.scorer()
+        return np.asarray([score_from_statistics(scorer, row) for row in np.asarray(totals)], dtype=np.float64)
+
+    def _segment_statistics(self, scorer: SacrebleuMetric, samples: Sequence[SampleScore]) -> np.ndarray:
+        if not samples:
+            raise ValueError(f"{self.name}: no samples to score")
+        hypotheses = [_text(sample.extracted, "hypothesis") for sample in samples]
+        references = [_text(sample.gold, "reference") for sample in samples]
+        return segment_statistics(scorer, hypotheses, references)
 
     def signature(self, scorer: SacrebleuMetric, score_name: str, n: int) -> str:
         # sacrebleu's signature names its own bootstrap this way (corpus_score(n_bootstrap=...) sets both).

@@ -59,9 +59,8 @@ def _unit_suffix(task: TaskResult, metric: str) -> str:
 
 
 def _non_english_mean(task: TaskResult, metric: str) -> str:
-    values = [
-        entry.metrics[metric] for entry in task.languages.values() if entry.flores != ENGLISH and metric in entry.metrics
-    ]
+    entries = [entry for entry in task.languages.values() if entry.flores != ENGLISH]
+    values = [entry.metrics[metric] for entry in entries if metric in entry.metrics]
     if not values:
         return "-"
     mean = math.fsum(value.value for value in values) / len(values)

@@ -24,10 +24,11 @@ from harness.analysis.paired_stats import (
     min_p_value,
     pair_by_id,
     paired_bootstrap,
+    per_item_scores,
 )
 from harness.api.metric import Metric, MetricValue, SampleScore
 from harness.metrics.classification import MacroF1, WeightedF1
-from harness.metrics.mean import MeanMetric
+from harness.metrics.mean import MeanMetric, SumMetric
 from harness.metrics.qa import QaMeanMetric
 from harness.metrics.translation import Bleu, ChrF
 from tasks.sib200 import LABELS
@@ -191,6 +192,15 @@ def test_metric_value_is_what_aggregate_gives(data_dir: Path) -> None:
     c, _ = _classification_runs(seed=9)
     for classification in (MeanMetric("acc"), MacroF1("macro_f1", labels=LABELS), WeightedF1("w", labels=LABELS)):
         assert metric_value(classification, c) == pytest.approx(classification.aggregate(c).value, abs=1e-12)
+
+
+def test_per_item_scores_only_of_means() -> None:
+    """McNemar's data: the numbers a mean averages (``MeanOfItems``); no per-item numbers for other metrics."""
+    a, _ = _classification_runs(seed=8, n=6)
+    assert per_item_scores(MeanMetric("acc"), a) == [s.scores["acc"] for s in a]
+    assert per_item_scores(QaMeanMetric("acc", "refs:max"), a) == [s.scores["acc"] for s in a]
+    for metric in (SumMetric("acc"), MacroF1("macro_f1", labels=LABELS), ChrF(), MedianScore()):
+        assert per_item_scores(metric, a) is None
 
 
 def test_identical_runs_have_no_difference() -> None:

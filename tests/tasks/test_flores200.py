@@ -325,7 +325,7 @@ def test_end_to_end_two_directions_one_shot(tiny_model: Path, data_dir: Path, tm
             generation=GenerationParams(),
             backend_options={"batch_size": 8, "progress": False},
         )
-    )
+    ).folder
     (task,) = json.loads((folder / "results.json").read_text(encoding="utf-8"))["tasks"]
     samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
     reason = spbleu_unavailable()

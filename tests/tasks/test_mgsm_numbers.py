@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.api.answers import NUMBER_FORMATS, NumberFormat, last_number
 from harness.api.languages import Language
+from harness.kit.answers import NUMBER_FORMATS, NumberFormat, last_number
 from tasks.mgsm import EXEMPLARS, EXPECTED_ROWS, LANGUAGES, NATIVE_COT, Mgsm, MgsmExample, strict_extract
 
 TASK = Mgsm()

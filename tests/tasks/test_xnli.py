@@ -5,7 +5,7 @@ import pytest
 
 from harness.api.requests import ChoiceRequest, ChoiceScores
 from harness.api.task import Shot
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
 from tasks.xnli import EXPECTED_ROWS, LABELS, LANGUAGES, WORDS, Xnli, XnliExample, premise_starts
 
 TASK = Xnli()
@@ -53,6 +53,12 @@ def test_label_variant_puts_the_pair_in_the_context() -> None:
     (request,) = TASK.requests(example, TASK.language("en"), "label")
     assert request.context == "P\nH\nright?"
     assert request.continuations == (" Yes", " Also", " No")
+
+
+def test_a_misspelt_variant_is_refused_instead_of_falling_through_to_label() -> None:
+    example = XnliExample(id="0", premise="P", hypothesis="H", label=2)
+    with pytest.raises(ConfigError, match=r"task 'xnli' has no prompt variant 'sentense'; valid: sentence, label"):
+        TASK.requests(example, TASK.language("en"), "sentense")
 
 
 def test_word_table_covers_every_language() -> None:

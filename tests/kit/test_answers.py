@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from harness.api.answers import ENGLISH, NUMBER_FORMATS, last_number, parse_number, whole_number
+from harness.kit.answers import ENGLISH, NUMBER_FORMATS, last_number, parse_number, whole_number
 
 
 @pytest.mark.parametrize(
