@@ -260,7 +260,7 @@ def _typed(kind: Any, value: Any, where: str) -> Any:
             except _FieldError as error:
                 last = error
         raise last or _FieldError(f"{where or 'record'}: unexpected null")
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         if not isinstance(value, dict):
             raise _FieldError(f"{where or 'record'}: expected an object, got {type(value).__name__}")
         hints = _hints(kind)

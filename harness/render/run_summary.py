@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.api.languages import ENGLISH
-from harness.api.metric import MetricValue
+from harness.api.metric import MetricValue, Unit
 from harness.records.schema import LanguageResult, RunResult, TaskResult
 
 # Per task: the headline metric and the next one; only the headline when many tasks share the table.
@@ -20,12 +20,11 @@ METRICS_SHOWN, METRICS_SHOWN_MANY_TASKS, MANY_TASKS = 2, 1, 4
 def _cell(metric: MetricValue | None) -> str:
     if metric is None:
         return "-"
-    if metric.unit == "count":
+    if metric.unit is Unit.COUNT:
         return f"{metric.value:g}"
-    scale = 100 if metric.unit == "fraction" else 1
-    text = f"{scale * metric.value:.1f}"
+    text = metric.unit.format(metric.value)
     if metric.stderr is not None and not math.isnan(metric.stderr):
-        text += f" ± {scale * metric.stderr:.1f}"
+        text += f" ± {metric.unit.format(metric.stderr)}"
     return text
 
 
@@ -55,7 +54,7 @@ def summary_table(result: RunResult) -> Table:
 
 def _unit_suffix(task: TaskResult, metric: str) -> str:
     units = {entry.metrics[metric].unit for entry in task.languages.values() if metric in entry.metrics}
-    return " (%)" if units == {"fraction"} else ""
+    return " (%)" if units == {Unit.FRACTION} else ""
 
 
 def _non_english_mean(task: TaskResult, metric: str) -> str:
