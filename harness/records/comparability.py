@@ -140,8 +140,8 @@ class Setting:
         )
 
     def label(self) -> str:
-        """How tables name the setting: ``xnli v1 prompt_1 test``, with shots and the sample when not the
-        defaults (0 shots, every item)."""
+        """How tables name the setting: ``xnli v1 prompt_1 test``, with shots, the sample and the decoding when
+        not the defaults (0 shots, every item, greedy): a sampled run's table must not read like the greedy one's."""
         parts = [self.task, f"v{self.version}", self.variant, self.split]
         if self.shots:
             parts.append(f"{self.shots}-shot")
@@ -149,6 +149,9 @@ class Setting:
                 parts.append(f"from {self.shots_from}")
         if self.sampling != "all":
             parts.append(f"LIMIT {self.sampling}")
+        if self.temperature:
+            top_p = f" top_p {self.top_p:g}" if self.top_p != 1.0 else ""
+            parts.append(f"sampled (temperature {self.temperature:g}{top_p}, seed {self.seed})")
         if self.harness != "xlh":
             parts.append(f"({self.harness})")
         return " ".join(parts)

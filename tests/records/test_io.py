@@ -1,0 +1,190 @@
+"""The one reader and writer of run folders (``harness.records.io``), on the stored runs of tests/fixtures."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from harness.api.registry import get_task
+from harness.errors import DataError
+from harness.records.comparability import Setting, task_sampling
+from harness.records.io import (
+    RunFolder,
+    iter_runs,
+    read_run,
+    read_sample_scores,
+    run_folders,
+    task_samples,
+    to_jsonable,
+)
+from harness.records.schema import SAMPLES_FILE, SCHEMA_VERSION, DataInfo, Recipe, RunResult, SampleRecord
+from tests.fixtures import BAD_RUNS, FIXTURE, FIXTURE_RUNS, ITEM_COUNT, MISSING_FIELD, RUNS_ROOT
+from tests.fixtures.texts import ITEMS
+
+
+@pytest.mark.parametrize("short", sorted(FIXTURE_RUNS))
+def test_every_fixture_reads(short: str) -> None:
+    run = read_run(FIXTURE_RUNS[short])
+    assert run.run_id == FIXTURE[short].run_id == FIXTURE_RUNS[short].name
+    assert run.created_at == FIXTURE[short].created_at
+    assert [task.name for task in run.tasks][0] == "sib200"
+    for task in run.tasks:
+        assert task.languages, f"{short}: {task.name} has no languages"
+        for language in task.languages.values():
+            assert language.n == (task.limit or ITEM_COUNT)
+            assert set(language.metrics) == set(task.metrics)
+
+
+def test_iter_runs_finds_every_fixture_and_nothing_else() -> None:
+    found = {folder: run for folder, run in iter_runs(RUNS_ROOT)}
+    assert set(found) == set(FIXTURE_RUNS.values())
+    assert run_folders(FIXTURE_RUNS["base"]) == [FIXTURE_RUNS["base"]]
+
+
+@pytest.mark.parametrize("short", ["base", "merged_rerun", "base_sampled", "base_limit", "base_schema3"])
+def test_results_agree_with_their_samples(short: str) -> None:
+    """Every stored metric is what the task's metric computes from the run's samples."""
+    folder = FIXTURE_RUNS[short]
+    run = read_run(folder)
+    groups = read_sample_scores(folder / SAMPLES_FILE)
+    for task in run.tasks:
+        metrics = {metric.name: metric for metric in get_task(task.name).metrics(task.variant)}
+        for code, language in task.languages.items():
+            items = task_samples(groups, run, task, code)
+            assert items is not None and len(items) == language.n
+            if language.data.sample_ids is not None:
+                assert list(items) == language.data.sample_ids
+            for name, stored in language.metrics.items():
+                again = metrics[name].aggregate(list(items.values()))
+                assert again.value == pytest.approx(stored.value), f"{short} {task.name} {code} {name}"
+                assert again.signature == stored.signature
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("schema99", "results schema 99 was written by a newer xlh"),
+        ("not_json", "not valid JSON"),
+        ("missing_field", f"missing field {MISSING_FIELD!r}"),
+    ],
+)
+def test_malformed_results_raise_data_error_naming_the_file(bad: str, message: str) -> None:
+    file = BAD_RUNS[bad] / "results.json"
+    with pytest.raises(DataError) as caught:
+        read_run(BAD_RUNS[bad])
+    assert str(file) in str(caught.value)
+    assert message in str(caught.value)
+    assert caught.value.path == file
+
+
+def test_a_missing_results_file_is_a_data_error(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="cannot read results"):
+        read_run(tmp_path / "results.json")
+
+
+@pytest.mark.parametrize("document", [[], {"schema_version": "4"}, {"schema_version": True}, {"schema_version": 0}])
+def test_documents_that_are_not_results_are_refused(tmp_path: Path, document: object) -> None:
+    (tmp_path / "results.json").write_text(json.dumps(document))
+    with pytest.raises(DataError, match="results"):
+        read_run(tmp_path)
+
+
+def test_a_field_of_the_wrong_type_is_named(tmp_path: Path) -> None:
+    document = json.loads((FIXTURE_RUNS["base"] / "results.json").read_text())
+    document["tasks"][0]["languages"]["deu_Latn"]["n"] = "twelve"
+    (tmp_path / "results.json").write_text(json.dumps(document))
+    with pytest.raises(DataError, match=r"tasks\[0\]\.languages\.deu_Latn\.n: expected int"):
+        read_run(tmp_path)
+
+
+def test_the_schema3_run_reads_as_first_n_items() -> None:
+    folder = FIXTURE_RUNS["base_schema3"]
+    assert json.loads((folder / "results.json").read_text())["schema_version"] == 3
+    run = read_run(folder)
+    for task in run.tasks:
+        assert (task.limit, task.limit_mode, task.limit_seed, task.limit_sampler) == (6, "first", None, None)
+        assert task_sampling(task) == "first"
+        for language in task.languages.values():
+            assert (language.truncated, language.length_capped, language.data.sample_ids) == (0, 0, None)
+    assert run.model.full_fingerprint is None
+    groups = read_sample_scores(folder / SAMPLES_FILE)
+    assert {split for _, _, split, _ in groups} == {None}  # written before samples had a split
+    sib = run.tasks[0]
+    first_six = [str(index) for index, _ in ITEMS[:6]]
+    assert list(task_samples(groups, run, sib, "deu_Latn") or {}) == first_six
+
+
+def test_the_schema3_limit_is_another_setting_than_the_seeded_one() -> None:
+    old, seeded = read_run(FIXTURE_RUNS["base_schema3"]), read_run(FIXTURE_RUNS["base_limit"])
+    assert Setting.of(old, old.tasks[0]).sampling == "first"
+    assert Setting.of(seeded, seeded.tasks[0]).sampling == "seed 1234"
+
+
+def _rich(run: RunResult) -> RunResult:
+    """``run`` with every optional part of the records filled in: a recipe, an adapter, a full fingerprint,
+    Hub data with a few-shot pool, skipped languages, notes."""
+    task = run.tasks[0]
+    english = task.languages["eng_Latn"]
+    pool = DataInfo("local", "train", {"pool.tsv": "ab" * 32}, total_examples=701, language="eng_Latn")
+    hub = {"path": "Davlan/sib200", "name": "eng_Latn", "split": "test", "revision": "abc", "fingerprint": None}
+    data = DataInfo("hub", "test", {}, hub, 204, None, pool, ["14", "31"])
+    language = dataclasses.replace(english, data=data, truncated=2, length_capped=1)
+    task = dataclasses.replace(task, shots=5, shot_seed=7, shots_from="eng_Latn", languages={"eng_Latn": language},
+                               skipped={"fra_Latn": "data file not found"}, notes=["a note"])  # fmt: skip
+    model = dataclasses.replace(run.model, adapter="/a", adapter_fingerprint="cd" * 32, full_fingerprint="ef" * 32)
+    return dataclasses.replace(run, model=model, recipe=Recipe.from_text("swap"), tasks=[task], parents=["x", "y"])
+
+
+@pytest.mark.parametrize("short", ["base", "base_sampled", "base_limit", "base_openai"])
+def test_a_run_result_round_trips(tmp_path: Path, short: str) -> None:
+    original = _rich(read_run(FIXTURE_RUNS[short]))
+    sample = SampleRecord("sib200", "prompt_1", "test", "eng_Latn", "14", [], [], "travel", "travel", {"acc": 1.0})
+    folder = RunFolder(tmp_path, "model", original.run_id)
+    folder.write(original, [sample])
+    written = folder.commit()
+    again = read_run(written)
+    assert again == original
+    assert to_jsonable(again) == to_jsonable(original)
+    assert again.schema_version == SCHEMA_VERSION
+    groups = read_sample_scores(written / SAMPLES_FILE)
+    assert groups[("sib200", "prompt_1", "test", "eng_Latn")]["14"].scores == {"acc": 1.0}
+
+
+def test_nan_values_are_written_as_null_and_read_as_nan(tmp_path: Path) -> None:
+    run = read_run(FIXTURE_RUNS["base"])
+    task = run.tasks[0]
+    english = task.languages["eng_Latn"]
+    nan = dataclasses.replace(english.metrics["acc"], value=math.nan)
+    language = dataclasses.replace(english, metrics={**english.metrics, "acc": nan})
+    run = dataclasses.replace(run, tasks=[dataclasses.replace(task, languages={"eng_Latn": language})])
+    folder = RunFolder(tmp_path, "model", run.run_id)
+    folder.write(run, [])
+    written = folder.commit()
+    assert '"value": null' in (written / "results.json").read_text()
+    assert math.isnan(read_run(written).tasks[0].languages["eng_Latn"].metrics["acc"].value)
+
+
+def test_unknown_fields_are_ignored_and_missing_defaults_filled(tmp_path: Path) -> None:
+    document = json.loads((FIXTURE_RUNS["base"] / "results.json").read_text())
+    document["a_field_from_the_future"] = 1
+    del document["tasks"][0]["languages"]["deu_Latn"]["truncated"]
+    (tmp_path / "results.json").write_text(json.dumps(document))
+    run = read_run(tmp_path)
+    assert run.tasks[0].languages["deu_Latn"].truncated == 0
+    assert run == read_run(FIXTURE_RUNS["base"])
+
+
+def test_the_stored_runs_are_what_make_runs_writes() -> None:
+    """A changed task, metric signature or record shape makes the fixtures stale: rerun
+    ``.venv/bin/python -m tests.fixtures.make_runs``."""
+    from tests.fixtures.make_runs import build
+
+    result, samples = build("merged")
+    stale = "the stored runs are stale: run python -m tests.fixtures.make_runs"
+    assert to_jsonable(read_run(FIXTURE_RUNS["merged"])) == to_jsonable(result), stale
+    groups = read_sample_scores(FIXTURE_RUNS["merged"] / SAMPLES_FILE)
+    assert sum(len(items) for items in groups.values()) == len(samples)
