@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from harness.cli import cache, eval, models, show, tasks
+from harness.cli import cache, eval, models, regress, show, tasks
 from harness.errors import XlhError
 
 
@@ -30,6 +30,7 @@ COMMANDS = {
     "models": Command.of(models),
     "cache": Command.of(cache),
     "show": Command.of(show),
+    "regress": Command.of(regress),
     "tiny-model": Command(models.TINY_HELP, models.add_tiny_arguments, models.run_tiny),
 }
 
@@ -72,21 +73,8 @@ def _pending_board_run(args: argparse.Namespace) -> int:
     return leaderboard_main(args.results)
 
 
-def _pending_regress(parser: argparse.ArgumentParser) -> None:
-    from harness.analysis.regress import add_arguments
-
-    add_arguments(parser)
-
-
-def _pending_regress_run(args: argparse.Namespace) -> int:
-    from harness.analysis.regress import run_regress
-
-    return run_regress(args)
-
-
 COMMANDS["table"] = Command("transfer tables", _pending_table, _pending_table_run)
 COMMANDS["leaderboard"] = Command("leaderboard", _pending_board, _pending_board_run)
-COMMANDS["regress"] = Command("regress", _pending_regress, _pending_regress_run)
 
 
 def _parser() -> argparse.ArgumentParser:

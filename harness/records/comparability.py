@@ -72,7 +72,7 @@ class ModelIdentity:
             weights=run.model.fingerprint,
             adapter=run.model.adapter_fingerprint,
             served_model=str(served) if served is not None else None,
-            chat_template=str(template) if chat else None,
+            chat_template=(str(template) if template else "unrecorded") if chat else None,
         )
 
     def short(self) -> str:

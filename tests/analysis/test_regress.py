@@ -18,13 +18,16 @@ from typing import Any
 
 import pytest
 
-from harness.analysis.regress import IMPROVEMENT, REGRESSION, UNCHANGED, WITHIN_TOL, main
+from harness.analysis.regress import IMPROVEMENT, REGRESSION, UNCHANGED, WITHIN_TOL
 from harness.api.registry import get_task
 from harness.api.requests import ChoiceScores, Response
 from harness.backends.base import Backend
+from harness.cli.regress import main
 from harness.records.io import dumps, to_jsonable
 from harness.records.schema import RESULTS_FILE, SAMPLES_FILE
-from harness.run.runner import RunConfig, load_examples, run
+from harness.run.config import RunConfig
+from harness.run.examples import load_examples
+from harness.run.runner import run
 from harness.run.sampling import limit_examples
 
 pytestmark = pytest.mark.slow
@@ -60,7 +63,7 @@ def runs(
             shots=shots,
             cache=store,
         )
-        return run(config, backend=hf_backend)
+        return run(config, backend=hf_backend).folder
 
     return {
         "xnli": evaluate(("xnli",), XNLI_LANGS, XNLI_LIMIT),
@@ -205,7 +208,7 @@ def test_runs_set_up_differently_are_refused(
 ) -> None:
     code, report = _gate(tmp_path, runs["xnli"], runs["xnli_1shot"])
     assert code == 2 and report["exit_code"] == 2 and report["cells"] == []
-    assert any("shots 0 (baseline) vs 1 (candidate)" in reason for reason in report["refused"])
+    assert "xnli: shots: 0 vs 1" in report["refused"]  # comparability.setting_differences, baseline vs candidate
     assert "not comparable" in capsys.readouterr().err
 
     code, report = _gate(tmp_path, runs["xnli"], runs["xnli_label"])
@@ -219,7 +222,7 @@ def test_runs_set_up_differently_are_refused(
     # The same LIMIT drawn with another seed evaluated other items.
     code, report = _gate(tmp_path, runs["xnli"], runs["xnli_seed7"])
     assert code == 2
-    assert any("LIMIT items chosen by seed 1234 (baseline) vs seed 7 (candidate)" in r for r in report["refused"])
+    assert report["refused"] == ["xnli: sampling: seed 1234 vs seed 7"]
 
 
 def test_other_data_or_edited_samples_are_refused(
@@ -233,7 +236,7 @@ def test_other_data_or_edited_samples_are_refused(
     files[first] = "0" * 64
     (other_data / RESULTS_FILE).write_text(json.dumps(result))
     code, report = _gate(tmp_path, runs["xnli"], other_data)
-    assert code == 2 and any("xnli/fr: data files differ" in reason for reason in report["refused"])
+    assert code == 2 and report["refused"] == ["xnli/fr: data files (SHA-256) differ"]
 
     edited = tmp_path / "edited"
     shutil.copytree(runs["xnli_again"], edited)

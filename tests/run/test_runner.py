@@ -94,7 +94,7 @@ def test_a_limit_run_records_its_sample_and_pairs_languages(tiny_model: Path, da
 
 def test_two_splits_of_one_task_stay_apart(tiny_model: Path, data_dir: Path, tmp_path: Path) -> None:
     """sib200@test and sib200@validation in one run: every sample names its split, and readers keep them apart."""
-    from harness.analysis.regress import main as regress
+    from harness.cli.regress import main as regress
     from harness.records.io import read_sample_scores, sample_group
 
     config = RunConfig(model=str(tiny_model), tasks=("sib200@test", "sib200@validation"), languages=("eng_Latn",),
