@@ -2,32 +2,34 @@
 
 lm-eval's ``EvaluationTracker.save_results_aggregated`` writes ``<output_path>/<model>/results_<date>.json``:
 ``{"results": {task: {"<metric>,<filter>": value, "<metric>_stderr,<filter>": stderr, ...}}, "configs",
-"versions", "n-shot", "n-samples", "config": {"model_args", "limit", ...}, "model_name", "date",
-"lm_eval_version", ...}``. A task whose name ``LMEVAL_TASKS`` maps becomes one language of an xlh task
-configuration (``xnli_de`` acc -> xnli:sentence@validation, German, acc); tasks it does not map are named in
-a note. Imported scores form their own leaderboard columns (harness ``lm-eval 0.4.13``).
+"versions", "n-shot", "n-samples", "config": {"model_args", "model_revision", "model_sha", "limit", ...},
+"model_name", "chat_template_sha", "date", "lm_eval_version", ...}``. A task whose name ``LMEVAL_TASKS`` maps
+becomes one language of an xlh task (``xnli_de`` acc -> xnli sentence validation, German, acc); tasks it does
+not map are named in a note.
+
+An imported score gets a ``comparability.Setting`` with ``harness="lm-eval"`` (its own leaderboard columns:
+lm-eval's task versions, data source and metric code are not xlh's, even where the parity tests show the same
+numbers) and a ``ModelIdentity`` built from what lm-eval records of the model (its name and revision, the
+adapter's commit, the chat template's hash), marked with ``board.LMEVAL_IDENTITY``: lm-eval does not
+fingerprint weights, so such a model is never the same row as an xlh run's.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.leaderboard import (
-    Entry,
-    LanguageScore,
-    Malformed,
-    ModelKey,
-    TaskConfig,
-    digest,
-    display_name,
-    number,
-)
-from harness.errors import ConfigError
-from harness.run.sampling import sampling_of
+from harness.analysis.board import LMEVAL, LMEVAL_IDENTITY, ColumnConfig, Entry, LanguageScore, number
+from harness.api.metric import Unit
+from harness.api.registry import get_task
+from harness.errors import ConfigError, DataError
+from harness.records.comparability import ModelIdentity, Setting, data_key, sampling_of
+from harness.records.schema import DataInfo
 
 
 @dataclass(frozen=True)
@@ -114,20 +116,53 @@ def is_lmeval(doc: Any) -> bool:
     )
 
 
-def _lmeval_model(doc: dict[str, Any]) -> str:
+def _model_arg(doc: dict[str, Any], key: str) -> str | None:
+    """One of lm-eval's ``model_args`` (a dict, or ``"pretrained=x,peft=y"``), as recorded in ``config``."""
+    args = (doc.get("config") or {}).get("model_args")
+    if isinstance(args, dict):
+        value = args.get(key)
+        return str(value) if value else None
+    if isinstance(args, str):
+        for part in args.split(","):
+            name, _, value = part.partition("=")
+            if name.strip() == key and value.strip():
+                return value.strip()
+    return None
+
+
+def _lmeval_model(doc: dict[str, Any], path: Path) -> str:
     if doc.get("model_name"):
         return str(doc["model_name"])
-    args = doc.get("config", {}).get("model_args")
-    if isinstance(args, dict) and args.get("pretrained"):
-        return str(args["pretrained"])
-    if isinstance(args, str) and "pretrained=" in args:
-        return args.split("pretrained=")[1].split(",")[0]
-    raise Malformed("no model_name and no pretrained= in config.model_args")
+    pretrained = _model_arg(doc, "pretrained")
+    if pretrained:
+        return pretrained
+    raise DataError("no model_name and no pretrained= in config.model_args", path)
+
+
+def lmeval_identity(doc: dict[str, Any], name: str) -> ModelIdentity:
+    """The model of an lm-eval results file as lm-eval records it: its name with the Hub commit (or the
+    revision asked for), a PEFT adapter's commit (or path), and the chat template's hash when one was applied.
+    Marked ``LMEVAL_IDENTITY``: no weights fingerprint, so never equal to an xlh run's identity."""
+    config = doc.get("config") or {}
+    revision = config.get("model_sha") or config.get("model_revision")
+    adapter = config.get("peft_sha") or _model_arg(doc, "peft")
+    template = doc.get("chat_template_sha") if doc.get("chat_template") else None
+    return ModelIdentity(
+        weights=f"{LMEVAL_IDENTITY}{name}" + (f"@{revision}" if revision else ""),
+        adapter=str(adapter) if adapter else None,
+        chat_template=str(template) if template else None,
+    )
+
+
+def _shown_name(name: str) -> str:
+    """A Hub id (``org/name``) or short name as given, else a folder's last part: the rule of
+    ``comparability.run_name`` for a name that lm-eval recorded."""
+    if name.startswith(("/", ".", "~")) or name.count("/") > 1:
+        return name.rstrip("/").rsplit("/", 1)[-1] or name
+    return name
 
 
 def _lmeval_language(spec: LmEvalTask, match: re.Match[str], config: dict[str, Any]) -> tuple[str, str, str]:
-    from harness.api.registry import get_task
-
     task = get_task(spec.task)
     # SIB's task names carry ISO 639-3 only; the YAML's dataset_name has the script (``yor_Latn``).
     for selector in (config.get("dataset_name"), match["lang"]):
@@ -143,18 +178,45 @@ def _lmeval_language(spec: LmEvalTask, match: re.Match[str], config: dict[str, A
     raise ConfigError(f"{spec.task} has no language {match['lang']!r}")
 
 
+def _task_version(version: Any) -> int:
+    """lm-eval's task version (``1.0``) as ``Setting.version``; the exact text is the column's ``version``."""
+    try:
+        return int(float(version))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _data(task_config: dict[str, Any], split: str, samples: dict[str, Any]) -> str:
+    """``data_key`` of what lm-eval records of a task's data: the dataset, its configuration, split, revision
+    and loading arguments (local ``data_files``), and how many documents it had."""
+    if not task_config:
+        return "unknown"
+    kwargs = task_config.get("dataset_kwargs") or {}
+    loading = json.dumps(kwargs, sort_keys=True, default=str) if kwargs else None
+    hub = {
+        "path": task_config.get("dataset_path"),
+        "name": task_config.get("dataset_name"),
+        "split": split,
+        "revision": task_config.get("revision") or (kwargs.get("revision") if isinstance(kwargs, dict) else None),
+        "fingerprint": hashlib.sha256(loading.encode()).hexdigest()[:16] if loading else None,
+    }
+    total = samples.get("original")
+    return data_key(DataInfo(source="hub", split=split, hub=hub, total_examples=total if isinstance(total, int) else 0))
+
+
 def read_lmeval(doc: dict[str, Any], path: Path, notes: list[str]) -> list[Entry]:
-    """The entries of one lm-eval results file: its tasks that ``LMEVAL_TASKS`` maps, grouped by xlh task
-    configuration; tasks it does not map are named in ``notes``."""
-    harness = f"lm-eval {doc.get('lm_eval_version', '?')}"
+    """The entries of one lm-eval results file: its tasks that ``LMEVAL_TASKS`` maps, one entry per column;
+    tasks it does not map are named in ``notes``. Raises ``DataError`` (naming the file) when the file does
+    not say which model it is."""
+    harness = f"{LMEVAL} {doc.get('lm_eval_version', '?')}"
     run_config = doc.get("config") or {}
-    name = _lmeval_model(doc)
-    key = ModelKey(name, str(run_config.get("model_sha") or ""), harness)
+    name = _lmeval_model(doc, path)
+    identity = lmeval_identity(doc, name)
     date = number(doc.get("date"))
     stamp = date if date is not None else path.stat().st_mtime
     created = datetime.fromtimestamp(stamp, timezone.utc).isoformat(timespec="seconds")
     groups = set(doc.get("group_subtasks", {})) | set(doc.get("groups", {}))
-    grouped: dict[TaskConfig, dict[str, LanguageScore]] = {}
+    grouped: dict[ColumnConfig, dict[str, LanguageScore]] = {}
     unmapped = []
     for task_name, scores in doc["results"].items():
         spec, match = next(
@@ -176,23 +238,27 @@ def read_lmeval(doc: dict[str, Any], path: Path, notes: list[str]) -> list[Entry
             unmapped.append(f"{task_name} ({error})")
             continue
         shots = int((doc.get("n-shot") or {}).get(task_name, task_config.get("num_fewshot") or 0))
-        split = task_config.get("test_split") or task_config.get("validation_split") or spec.split
-        config = TaskConfig(
+        split = str(task_config.get("test_split") or task_config.get("validation_split") or spec.split)
+        version = (doc.get("versions") or {}).get(task_name, "?")
+        limit = run_config.get("limit")
+        setting = Setting(
             task=spec.task,
-            version=f"lm-eval v{(doc.get('versions') or {}).get(task_name, '?')}",
+            version=_task_version(version),
             variant=spec.variant.format(**match.groupdict()),
-            split=str(split),
+            split=split,
             shots=shots,
-            shots_from=None,
+            shots_from="same language" if shots else None,
             shot_seed=run_config.get("fewshot_seed") if shots else None,
-            limit=run_config.get("limit"),
-            sampling=sampling_of(run_config.get("limit"), "first", None),  # lm-eval takes the first N documents
-            metric=ours,
-            unit="fraction",
-            harness=harness,
+            sampling=sampling_of(limit, "first", None),  # lm-eval takes the first N documents
+            metrics=((ours, f"{LMEVAL} {theirs}"),),
+            temperature=0.0,
+            top_p=1.0,
+            seed=None,
+            dtype=str(run_config.get("model_dtype") or "unrecorded"),
+            harness=LMEVAL,
         )
+        config = ColumnConfig(setting, limit, ours, Unit.FRACTION, f"lm-eval v{version}", harness)
         samples = (doc.get("n-samples") or {}).get(task_name, {})
-        source = {k: task_config.get(k) for k in ("dataset_path", "dataset_name", "dataset_kwargs", "revision")}
         grouped.setdefault(config, {})[code] = LanguageScore(
             code=code,
             flores=flores,
@@ -200,9 +266,15 @@ def read_lmeval(doc: dict[str, Any], path: Path, notes: list[str]) -> list[Entry
             value=float(scores[theirs]),
             stderr=number(scores.get(theirs.replace(",", "_stderr,", 1))),
             n=int(samples.get("effective", scores.get("sample_len", 0))),
-            data=digest(source) if task_config else "unknown",
+            data=_data(task_config, split, samples),
         )
     if unmapped:
         notes.append(f"{path}: lm-eval tasks not imported (no xlh counterpart): {', '.join(sorted(unmapped))}")
-    display = f"{display_name(name)} (lm-eval)"
-    return [Entry(key, display, None, c, langs, path.stem, created, path) for c, langs in grouped.items()]
+    display = f"{_shown_name(name)} (lm-eval)"
+    return [
+        Entry(identity, display, None, config, languages, path.stem, created, path, name, harness)
+        for config, languages in grouped.items()
+    ]
+
+
+__all__ = ["LMEVAL_TASKS", "LmEvalTask", "is_lmeval", "lmeval_identity", "read_lmeval"]

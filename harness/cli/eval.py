@@ -154,7 +154,8 @@ def _eval_study(args: argparse.Namespace) -> int:
         shots_from=args.shots_from or defaults.shots_from,
         shot_seed=defaults.shot_seed if args.shot_seed is None else args.shot_seed,
     )
-    todo = missing_results(study, Path(args.out), selection)
+    data_dir = None if args.hub or not args.data_dir else Path(args.data_dir)
+    todo = missing_results(study, Path(args.out), selection, data_dir=data_dir)
     print(f"study {study.name}: {len(study.models) - len(todo)} of {len(study.models)} models have complete "
           f"results in {args.out}; evaluating {', '.join(m.name for m in todo) or 'none'}")  # fmt: skip
     for model in todo:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from harness.cli import cache, eval, models, regress, show, tasks
+from harness.cli import cache, eval, leaderboard, models, regress, show, tasks
 from harness.errors import XlhError
 
 
@@ -31,6 +31,7 @@ COMMANDS = {
     "cache": Command.of(cache),
     "show": Command.of(show),
     "regress": Command.of(regress),
+    "leaderboard": Command.of(leaderboard),
     "tiny-model": Command(models.TINY_HELP, models.add_tiny_arguments, models.run_tiny),
 }
 
@@ -61,20 +62,7 @@ def _pending_table_run(args: argparse.Namespace) -> int:
         bootstrap=Bootstrap(resamples=args.resamples, seed=args.seed)))  # fmt: skip
 
 
-def _pending_board(parser: argparse.ArgumentParser) -> None:
-    from pathlib import Path
-
-    parser.add_argument("--results", type=Path, default=Path("results"))
-
-
-def _pending_board_run(args: argparse.Namespace) -> int:
-    from harness.analysis.leaderboard import main as leaderboard_main
-
-    return leaderboard_main(args.results)
-
-
 COMMANDS["table"] = Command("transfer tables", _pending_table, _pending_table_run)
-COMMANDS["leaderboard"] = Command("leaderboard", _pending_board, _pending_board_run)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -13,7 +13,8 @@ from html import escape
 import matplotlib
 from matplotlib.figure import Figure
 
-from harness.analysis.leaderboard import Column, LanguageScore, Leaderboard, Row
+from harness.analysis.board import Column, LanguageScore, Leaderboard, Row, identity_text
+from harness.api.metric import Unit
 from harness.render.leaderboard_text import cell, describe, scaled, unit_note
 
 PARTS = (("mean", "mean"), ("english", "en"), ("non_english", "non-en"), ("gap", "gap"))
@@ -70,7 +71,7 @@ def _png(figure: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _shown(score: LanguageScore | None, unit: str) -> float:
+def _shown(score: LanguageScore | None, unit: Unit) -> float:
     value = None if score is None else scaled(score.value, unit)
     return math.nan if value is None else value
 
@@ -126,7 +127,7 @@ def gap_chart(board: Leaderboard) -> str | None:
         reach = 1.1 * max([1.0, *(abs(g) for g in shown)])  # symmetric, at least ±1: zero stays in the middle
         axes.set_xlim(-reach, reach)
         axes.set_title(column.label, fontsize=9, loc="left")
-        scale = "points" if column.config.unit == "fraction" else unit_note(column.config.unit)
+        scale = "points" if column.config.unit is Unit.FRACTION else unit_note(column.config.unit)
         axes.set_xlabel(f"English − non-English mean ({scale})", fontsize=8)
     figure.tight_layout()
     return _png(figure)
@@ -173,8 +174,7 @@ def _table(board: Leaderboard) -> str:
 
 
 def _about(row: Row) -> str:
-    fingerprint = f", fingerprint {row.model.fingerprint[:12]}" if row.model.fingerprint else ""
-    return f"{row.model.name} ({row.model.harness}{fingerprint}); runs: {', '.join(row.runs)}"
+    return f"{row.name_or_path} ({row.harness}, {identity_text(row.model)}); runs: {', '.join(row.runs)}"
 
 
 def _summary_cells(index: int, column: Column, row: Row) -> list[str]:
@@ -206,8 +206,7 @@ def _details(board: Leaderboard, column: Column) -> str:
             if score is None:
                 cells.append('<td class="num">-</td>')
                 continue
-            error = scaled(score.stderr, unit)
-            text = cell(score.value, unit) + (f" ± {error:.1f}" if error is not None else "")
+            text = cell(score.value, unit) + (f" ± {cell(score.stderr, unit)}" if score.stderr is not None else "")
             cells.append(f'<td class="num" title="n = {score.n}">{escape(text)}</td>')
         lines.append(f"<tr><td>{escape(row.display)}</td>{''.join(cells)}</tr>")
     lines.append("</tbody></table>")

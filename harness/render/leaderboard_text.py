@@ -7,25 +7,23 @@ import csv
 import io
 from pathlib import Path
 
-from harness.analysis.leaderboard import Column, Leaderboard, TaskConfig
+from harness.analysis.board import Column, ColumnConfig, Leaderboard, decoding_text, identity_text
+from harness.api.metric import Unit
 
 
-def scaled(value: float | None, unit: str) -> float | None:
-    """A value on the scale it is shown on: fractions as %."""
-    return None if value is None else value * (100 if unit == "fraction" else 1)
+def scaled(value: float | None, unit: Unit) -> float | None:
+    """A value on the scale it is shown on (``Unit.points``: fractions as %)."""
+    return None if value is None else unit.points(value)
 
 
-def cell(value: float | None, unit: str, signed: bool = False) -> str:
-    shown = scaled(value, unit)
-    if shown is None:
-        return "-"
-    if unit == "count":
-        return f"{shown:g}"
-    return f"{shown:+.1f}" if signed else f"{shown:.1f}"
+def cell(value: float | None, unit: Unit, signed: bool = False) -> str:
+    """A value as tables show it (``Unit.format``), ``-`` for none."""
+    return "-" if value is None else unit.format(value, signed=signed)
 
 
-def unit_note(unit: str) -> str:
-    return {"fraction": "%", "score": "0-100", "count": "count"}.get(unit, unit)
+def unit_note(unit: Unit) -> str:
+    """How a header names the unit: ``%``, ``0-100`` or ``count`` (``Unit.label``)."""
+    return unit.label
 
 
 def _md_escape(text: str) -> str:
@@ -69,14 +67,16 @@ def to_markdown(board: Leaderboard) -> str:
     return "\n".join(lines) + "\n"
 
 
-def describe(config: TaskConfig) -> str:
+def describe(config: ColumnConfig) -> str:
     """Everything that makes a column a column, in words."""
+    setting = config.setting
     shots = f"{config.shots}" + (f" from {config.shots_from}" if config.shots_from else "")
     shots += f", seed {config.shot_seed}" if config.shot_seed is not None else ""
-    limit = "all" if config.limit is None else f"{config.limit:g}"
+    limit = "all" if config.limit is None else f"{config.limit:g} ({config.sampling})"
     return (
         f"task {config.task} {config.version}, variant {config.variant}, split {config.split}, shots {shots}, "
-        f"LIMIT {limit}, metric {config.metric} ({unit_note(config.unit)}), harness {config.harness}"
+        f"LIMIT {limit}, metric {config.metric} ({unit_note(config.unit)}), {decoding_text(setting)}, "
+        f"dtype {setting.dtype}, harness {config.harness}"
     )
 
 
@@ -98,9 +98,10 @@ def _md_column(board: Leaderboard, column: Column) -> list[str]:
         ]
         for language in column.languages:
             score = entry.languages.get(language.code)
-            error = None if score is None else scaled(score.stderr, unit)
             text = "-" if score is None else cell(score.value, unit)
-            values.append(text + (f" ± {error:.1f}" if error is not None else ""))
+            if score is not None and score.stderr is not None:
+                text += f" ± {cell(score.stderr, unit)}"
+            values.append(text)
         lines.append(_md_row([_md_escape(row.display), *values]))
     return lines
 
@@ -131,7 +132,7 @@ def _md_provenance(board: Leaderboard) -> list[str]:
 def to_csv(board: Leaderboard) -> str:
     """One row per model; per column its mean, English, non-English mean, gap and every language, as stored
     (fractions as fractions, not %)."""
-    header = ["model", "name_or_path", "fingerprint", "harness", "role", "runs"]
+    header = ["model", "name_or_path", "fingerprint", "identity", "harness", "role", "runs"]
     for column in board.columns:
         prefix = f"{column.label} · {column.config.metric}"
         header += [f"{prefix} · {part}" for part in ("mean", "English", "non-English", "gap", "languages")]
@@ -146,9 +147,10 @@ def to_csv(board: Leaderboard) -> str:
     for row in board.rows:
         values = [
             row.display,
-            row.model.name,
-            row.model.fingerprint,
-            row.model.harness,
+            row.name_or_path,
+            row.model.weights,
+            identity_text(row.model),
+            row.harness,
             row.role or "",
             " ".join(row.runs),
         ]

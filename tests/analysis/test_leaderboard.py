@@ -1,6 +1,7 @@
-"""The leaderboard on real runs of the tiny model: two other models (a perturbed copy and a plain copy), a
-second 0-shot run that supersedes the first, a 2-shot run and a LIMIT 4 run (their own columns), a run on a
-changed data file (a split column), a real lm-eval results file, and malformed files (reported, skipped).
+"""The leaderboard on real runs of the tiny model: two other models (two perturbed copies: a plain copy has the
+same weights, so it is the same model), a second 0-shot run that supersedes the first, a 2-shot run and a
+LIMIT 4 run (their own columns), a run on a changed data file (a split column), a real lm-eval results file,
+and malformed files (reported, skipped).
 
 ``results_tree`` builds that folder once per session; the browser test uses it too.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import statistics
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from harness.analysis import leaderboard
 from harness.analysis import lmeval_import as leaderboard_lmeval
 from harness.api.registry import get_task
 from harness.backends import GenerationParams, create_backend
+from harness.cli import leaderboard as command
 from harness.errors import ConfigError, XlhError
 from harness.run.runner import RunConfig, run
 from harness.run.sampling import limit_examples
@@ -47,14 +50,14 @@ class Tree:
 _TREES: dict[Path, Tree] = {}
 
 
-def _perturbed_copy(model: Path, out: Path) -> Path:
+def _perturbed_copy(model: Path, out: Path, seed: int = 1) -> Path:
     """The tiny model with a different output layer: another model with other scores."""
     import torch
     from safetensors.torch import load_file, save_file
 
     shutil.copytree(model, out)
     weights = load_file(out / "model.safetensors")
-    noise = torch.Generator().manual_seed(1)
+    noise = torch.Generator().manual_seed(seed)
     weights["lm_head.weight"] += 0.2 * torch.randn(weights["lm_head.weight"].shape, generator=noise)
     save_file(weights, out / "model.safetensors", metadata={"format": "pt"})
     return out
@@ -123,15 +126,14 @@ def results_tree(factory: pytest.TempPathFactory, tiny_model: Path, data_dir: Pa
     work = factory.mktemp("leaderboard-work")
     root = factory.mktemp("leaderboard-results")
     merged = _perturbed_copy(tiny_model, work / "tiny-merged")
-    copy = work / "tiny-copy"
-    shutil.copytree(tiny_model, copy)
+    copy = _perturbed_copy(tiny_model, work / "tiny-copy", seed=2)
     options = {"batch_size": 8, "progress": False}
     engines = {model: create_backend("hf", str(model), GenerationParams(), **options) for model in (tiny_model, merged)}
 
     def evaluate(model: Path, tasks: tuple[str, ...], **config: Any) -> Path:
         settings: dict[str, Any] = {"languages": LANGS, "limit": LIMIT, "data_dir": data_dir, **config}
         engine = engines.get(model) or create_backend("hf", str(model), GenerationParams(), **options)
-        return run(RunConfig(model=str(model), tasks=tasks, out_dir=root, **settings), backend=engine)
+        return run(RunConfig(model=str(model), tasks=tasks, out_dir=root, **settings), backend=engine).folder
 
     runs = {
         "a1": evaluate(tiny_model, ("xnli@validation", "sib200"), role="base"),
@@ -251,7 +253,8 @@ def test_latest_run_per_model_and_configuration(board: leaderboard.Leaderboard, 
 def test_lmeval_scores_are_imported_by_task_name(board: leaderboard.Leaderboard, tree: Tree) -> None:
     column = _column(board, f"{XNLI} · lm-eval")
     (entry,) = column.entries.values()
-    assert entry.path == tree.lmeval_file and entry.model.harness == "lm-eval 0.4.13"
+    assert entry.path == tree.lmeval_file and entry.harness == "lm-eval 0.4.13"
+    assert entry.model.weights.startswith("lm-eval:") and column.config.setting.harness == "lm-eval"
     assert (entry.config.split, entry.config.version, entry.config.metric) == ("validation", "lm-eval v1.0", "acc")
     raw = json.loads(tree.lmeval_file.read_text(encoding="utf-8"))["results"]
     assert {code: s.value for code, s in entry.languages.items()} == {c: raw[f"xnli_{c}"]["acc,none"] for c in LANGS}
@@ -293,21 +296,23 @@ def test_malformed_files_are_named_and_skipped(board: leaderboard.Leaderboard, t
     assert sorted(p.path for p in board.problems) == sorted(tree.broken)
     messages = {p.path: p.message for p in board.problems}
     assert messages[tree.broken[0]].startswith("not valid JSON")
-    assert messages[tree.broken[1]] == "missing field 'metrics'"
+    # The reader's message (harness.records.io), with the field's whole path.
+    missing = r"results schema 4: missing field 'tasks\[0\]\.languages\.\w+\.metrics'"
+    assert re.fullmatch(missing, messages[tree.broken[1]]), messages[tree.broken[1]]
     assert len(board.rows) == 4  # the broken files' models and the partial run's are not rows
-    assert "partial-model" not in {r.model.name for r in board.rows}
+    assert "partial-model" not in {r.name_or_path for r in board.rows}
     assert board.files_read == 7  # six xlh runs, one lm-eval file
 
 
 def test_outputs_written_and_rebuilt_identically(board: leaderboard.Leaderboard, tree: Tree, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    paths = leaderboard.write(board, out)
-    assert [p.name for p in paths] == list(leaderboard.OUTPUTS)
+    paths = command.write(board, out)
+    assert [p.name for p in paths] == list(command.OUTPUTS)
     first = {p.name: p.read_bytes() for p in paths}
-    leaderboard.write(leaderboard.build(tree.root), out)
+    command.write(leaderboard.build(tree.root), out)
     assert {p.name: p.read_bytes() for p in paths} == first  # deterministic: no clock in the outputs
-    assert sorted(p.name for p in out.iterdir()) == sorted(leaderboard.OUTPUTS)  # no temporary file left
+    assert sorted(p.name for p in out.iterdir()) == sorted(command.OUTPUTS)  # no temporary file left
 
     markdown = first["leaderboard.md"].decode()
     for broken in tree.broken:
@@ -331,11 +336,11 @@ def test_outputs_written_and_rebuilt_identically(board: leaderboard.Leaderboard,
 
 
 def test_cli_entry_names_skipped_files(tree: Tree, capsys: pytest.CaptureFixture[str]) -> None:
-    assert leaderboard.main(tree.root) == 0
+    assert command.main(tree.root) == 0
     captured = capsys.readouterr()
     for broken in tree.broken:
         assert f"skipped {broken}" in captured.err
-    assert captured.out.split() == [str(tree.root / name) for name in leaderboard.OUTPUTS]
+    assert captured.out.split() == [str(tree.root / name) for name in command.OUTPUTS]
 
 
 def test_no_results_is_an_error(tmp_path: Path) -> None:
@@ -348,8 +353,10 @@ def test_no_results_is_an_error(tmp_path: Path) -> None:
 
 
 def test_same_names_told_apart_and_schema_1_read(tree: Tree, tmp_path: Path) -> None:
-    """A retrained model in the same folder (another fingerprint) is another row, named with its fingerprint;
-    a results.json of schema 1 (no shot_seed/shots_from, no metric units) still reads."""
+    """A retrained model in the same folder (another fingerprint) is another row, named with the start of its
+    fingerprint (``comparability.distinct_names``); a results.json of schema 1 (no shot_seed/shots_from, no
+    metric units) still reads. The same weights under another name would be the same model: the old run has
+    other weights here."""
     doc = json.loads((tree.runs["a3"] / "results.json").read_text(encoding="utf-8"))
     retrained = json.loads(json.dumps(doc))
     retrained["model"]["fingerprint"] = "f" * 64
@@ -357,6 +364,7 @@ def test_same_names_told_apart_and_schema_1_read(tree: Tree, tmp_path: Path) -> 
     old = json.loads(json.dumps(doc))
     old["schema_version"] = 1
     old["model"]["name_or_path"] = "models/old-model"
+    old["model"]["fingerprint"] = "e" * 64
     for task in old["tasks"]:
         del task["shot_seed"], task["shots_from"]
         for language in task["languages"].values():
@@ -370,8 +378,8 @@ def test_same_names_told_apart_and_schema_1_read(tree: Tree, tmp_path: Path) -> 
     displays = sorted(row.display for row in board.rows)
     assert displays == sorted(
         [
-            f"{tree.models['a']} [{doc['model']['fingerprint'][:8]}]",
-            f"{tree.models['a']} [ffffffff]",
+            f"{tree.models['a']} [{doc['model']['fingerprint'][:7]}]",
+            f"{tree.models['a']} [fffffff]",
             "models/old-model",
         ]
     )
@@ -384,7 +392,7 @@ def test_xlh_leaderboard_command(tree: Tree, capsys: pytest.CaptureFixture[str])
     from harness.cli.main import main as xlh
 
     assert xlh(["leaderboard", "--results", str(tree.root)]) == 0
-    assert capsys.readouterr().out.split() == [str(tree.root / name) for name in leaderboard.OUTPUTS]
+    assert capsys.readouterr().out.split() == [str(tree.root / name) for name in command.OUTPUTS]
     assert xlh(["leaderboard", "--results", str(tree.root / "missing")]) == 2
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness.analysis import leaderboard
+from harness.cli.leaderboard import write
 from tests.analysis.test_leaderboard import XNLI, Tree, results_tree
 
 pytestmark = pytest.mark.slow
@@ -22,7 +23,7 @@ CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 def page(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, data_dir: Path) -> tuple[Tree, Path]:
     tree = results_tree(tmp_path_factory, tiny_model, data_dir)
     out = tmp_path_factory.mktemp("leaderboard-page")
-    leaderboard.write(leaderboard.build(tree.root), out)
+    write(leaderboard.build(tree.root), out)
     return tree, out / "leaderboard.html"
 
 

