@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from harness.cli import cache, eval, leaderboard, models, regress, show, tasks
+from harness.cli import cache, eval, leaderboard, models, regress, show, table, tasks
 from harness.errors import XlhError
 
 
@@ -26,6 +26,7 @@ class Command:
 
 COMMANDS = {
     "eval": Command.of(eval),
+    "table": Command.of(table),
     "tasks": Command.of(tasks),
     "models": Command.of(models),
     "cache": Command.of(cache),
@@ -34,35 +35,6 @@ COMMANDS = {
     "leaderboard": Command.of(leaderboard),
     "tiny-model": Command(models.TINY_HELP, models.add_tiny_arguments, models.run_tiny),
 }
-
-
-def _pending_table(parser: argparse.ArgumentParser) -> None:  # TEMPORARY until cli/table.py lands
-    from pathlib import Path
-
-    from harness.seeds import DEFAULT_SEED
-
-    parser.add_argument("run_folders", nargs="*", type=Path)
-    parser.add_argument("--study", type=Path, default=None)
-    parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--format", choices=("terminal", "md", "csv", "latex"), default="terminal")
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--group", choices=("family", "script", "resource"), default=None)
-    parser.add_argument("--tasks", default=None)
-    parser.add_argument("--metrics", default=None)
-    parser.add_argument("--resamples", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
-
-
-def _pending_table_run(args: argparse.Namespace) -> int:
-    from harness.analysis.tables import Bootstrap, TableRequest, table_command
-    from harness.cli.common import csv_list
-
-    return table_command(TableRequest(run_folders=tuple(args.run_folders), study=args.study, results=args.results,
-        fmt=args.format, out=args.out, group_by=args.group, tasks=csv_list(args.tasks), metrics=csv_list(args.metrics),
-        bootstrap=Bootstrap(resamples=args.resamples, seed=args.seed)))  # fmt: skip
-
-
-COMMANDS["table"] = Command("transfer tables", _pending_table, _pending_table_run)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -249,17 +249,23 @@ R = TypeVar("R")
 
 
 def latest(runs: Iterable[tuple[R, RunResult]]) -> dict[tuple[ModelIdentity, Setting], tuple[R, RunResult, TaskResult]]:
-    """The newest task result of each (model identity, setting), with the handle it came with (a folder). Runs
-    of other identities or settings never replace each other, whatever their display names."""
+    """The task result that stands for each (model identity, setting), with the handle it came with (a folder):
+    the one with the largest LIMIT (a seeded LIMIT's items are a prefix of a larger one's, and "first N" ones too,
+    so a quick LIMIT 10 check never hides a LIMIT 100 run of the same setting), then the newest.
+    Runs of other identities or settings never replace each other, whatever their display names."""
     chosen: dict[tuple[ModelIdentity, Setting], tuple[R, RunResult, TaskResult]] = {}
     for handle, run in runs:
         identity = ModelIdentity.of(run)
         for task in run.tasks:
             key = (identity, Setting.of(run, task))
             known = chosen.get(key)
-            if known is None or (run.created_at, run.run_id) > (known[1].created_at, known[1].run_id):
+            if known is None or _standing(run, task) > _standing(known[1], known[2]):
                 chosen[key] = (handle, run, task)
     return chosen
+
+
+def _standing(run: RunResult, task: TaskResult) -> tuple[int, str, str]:
+    return (task.limit or 0, run.created_at, run.run_id)
 
 
 def distinct_names(names: Mapping[ModelIdentity, str]) -> dict[ModelIdentity, str]:

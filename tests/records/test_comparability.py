@@ -233,6 +233,20 @@ def test_the_newest_run_of_a_model_and_setting_wins() -> None:
     )
 
 
+def test_a_newer_smaller_limit_never_hides_a_larger_one_of_the_same_setting() -> None:
+    """A quick seeded LIMIT 3 check after a LIMIT 6 run: both are one setting (the 3 items are the 6's first), and
+    the LIMIT 6 run keeps standing for it, whichever is newer."""
+    older = run("base_limit")
+    newer = dataclasses.replace(older, run_id="newer", created_at="2099-01-01T00:00:00+00:00",
+                                tasks=[dataclasses.replace(entry, limit=3) for entry in older.tasks])  # fmt: skip
+    for order in ([("older", older), ("newer", newer)], [("newer", newer), ("older", older)]):
+        chosen = latest(order)
+        assert {handle for handle, _, _ in chosen.values()} == {"older"}
+    quick_then_full = dataclasses.replace(newer, run_id="newest", created_at="2099-01-02T00:00:00+00:00")
+    chosen = latest([("older", older), ("newest", quick_then_full)])
+    assert {handle for handle, _, _ in chosen.values()} == {"older"}
+
+
 # -- names ---------------------------------------------------------------------------------------------------
 def test_distinct_names_tell_models_of_one_name_apart() -> None:
     identities = {short: ModelIdentity.of(run(short)) for short in ("base", "base_lora", "other_base", "merged")}
