@@ -1,7 +1,7 @@
 """The leaderboard's records: entries read from results files, columns, rows and the finished board.
 
 The lowest module of the leaderboard: the collector (``board_collect``), the lm-eval importer
-(``lmeval_import``), the layout (``board_layout``) and the renderers (``harness.render.leaderboard_text``,
+(``lmeval_import``), the board's builder (``leaderboard``) and the renderers (``harness.render.leaderboard_text``,
 ``harness.render.leaderboard_html``) all import it, and it imports none of them.
 
 A row is one model (a ``ModelIdentity``); a column is one ``ColumnConfig``: the comparability ``Setting`` of
@@ -136,7 +136,7 @@ class LanguageScore:
 
 
 @dataclass(frozen=True)
-class Entry:
+class BoardEntry:
     """One task result of one run (or of one lm-eval file): the headline metric per language."""
 
     model: ModelIdentity
@@ -172,16 +172,16 @@ class Summary:
 
 
 @dataclass
-class Column:
+class BoardColumn:
     config: ColumnConfig
     label: str
-    entries: dict[ModelIdentity, Entry]
+    entries: dict[ModelIdentity, BoardEntry]
     languages: list[LanguageScore]  # one per language code, for names: English first, then by name
     summaries: dict[ModelIdentity, Summary] = field(default_factory=dict)
 
 
 @dataclass
-class Row:
+class BoardRow:
     model: ModelIdentity
     display: str
     role: str | None
@@ -193,11 +193,11 @@ class Row:
 @dataclass
 class Leaderboard:
     root: Path
-    rows: list[Row]
-    columns: list[Column]
+    rows: list[BoardRow]
+    columns: list[BoardColumn]
     problems: list[Problem]
     warnings: list[str]
-    superseded: list[Entry]
+    superseded: list[BoardEntry]
     files_read: int
 
 
@@ -205,13 +205,13 @@ __all__ = [
     "LMEVAL",
     "LMEVAL_IDENTITY",
     "XLH",
-    "Column",
+    "BoardColumn",
     "ColumnConfig",
-    "Entry",
+    "BoardEntry",
     "LanguageScore",
     "Leaderboard",
     "Problem",
-    "Row",
+    "BoardRow",
     "Summary",
     "decoding_text",
     "identity_text",

@@ -1,5 +1,5 @@
 """Reading a results folder for the leaderboard: every xlh run folder through ``harness.records.io``, every
-lm-eval results file through ``lmeval_import``, each task result one ``Entry``.
+lm-eval results file through ``lmeval_import``, each task result one ``BoardEntry``.
 
 A file that claims to be results (``results.json``, ``results_*.json``) and cannot be read is a ``Problem``
 naming the file and why; the rest still build. Hidden folders (a run still being written is staged under
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.analysis.board import XLH, ColumnConfig, Entry, LanguageScore, Problem, number
+from harness.analysis.board import XLH, BoardEntry, ColumnConfig, LanguageScore, Problem, number
 from harness.analysis.lmeval_import import is_lmeval, read_lmeval
 from harness.errors import DataError
 from harness.records.comparability import ModelIdentity, Setting, data_key, run_name
@@ -26,13 +26,13 @@ from harness.records.schema import RESULTS_FILE, RunResult, TaskResult
 class Collected:
     """Everything read under a results folder."""
 
-    entries: list[Entry] = field(default_factory=list)
+    entries: list[BoardEntry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # lm-eval tasks without an xlh counterpart
     files_read: int = 0
 
 
-def run_entries(run: RunResult, path: Path) -> list[Entry]:
+def run_entries(run: RunResult, path: Path) -> list[BoardEntry]:
     """The entries of one xlh run: per task result, the headline metric of every language that has it (a
     language whose headline was left out, or is NaN, is not a score)."""
     identity = ModelIdentity.of(run)
@@ -44,7 +44,7 @@ def run_entries(run: RunResult, path: Path) -> list[Entry]:
     return entries
 
 
-def _task_entry(run: RunResult, task: TaskResult, identity: ModelIdentity, path: Path) -> Entry | None:
+def _task_entry(run: RunResult, task: TaskResult, identity: ModelIdentity, path: Path) -> BoardEntry | None:
     if not task.metrics:
         return None
     headline = task.metrics[0]
@@ -69,7 +69,7 @@ def _task_entry(run: RunResult, task: TaskResult, identity: ModelIdentity, path:
         return None
     config = ColumnConfig(Setting.of(run, task), task.limit, headline, units[0], f"v{task.version}", XLH)
     name, model = run_name(run), run.model.name_or_path
-    return Entry(identity, name, run.role, config, languages, run.run_id, run.created_at, path, model, XLH)
+    return BoardEntry(identity, name, run.role, config, languages, run.run_id, run.created_at, path, model, XLH)
 
 
 def _message(error: DataError) -> str:

@@ -29,13 +29,13 @@ from typing import Any
 
 from harness.analysis.board import (
     XLH,
-    Column,
+    BoardColumn,
+    BoardEntry,
+    BoardRow,
     ColumnConfig,
-    Entry,
     LanguageScore,
     Leaderboard,
     Problem,
-    Row,
     Summary,
     decoding_text,
     identity_text,
@@ -45,7 +45,7 @@ from harness.api.languages import ENGLISH
 from harness.errors import ConfigError, XlhError
 from harness.records.comparability import ModelIdentity, distinct_names
 
-Chosen = dict[tuple[ModelIdentity, ColumnConfig], Entry]
+Chosen = dict[tuple[ModelIdentity, ColumnConfig], BoardEntry]
 
 
 def build(root: Path) -> Leaderboard:
@@ -69,11 +69,11 @@ def build(root: Path) -> Leaderboard:
 
 
 # -- which entries ---------------------------------------------------------------------------------------------
-def named(entries: Sequence[Entry]) -> list[Entry]:
+def named(entries: Sequence[BoardEntry]) -> list[BoardEntry]:
     """The entries with the names their rows show: each model's name from its newest run, told apart by
     ``comparability.distinct_names`` where models share one (and by the whole identity where even that does
     not tell them apart: two lm-eval files of models with the same name)."""
-    newest: dict[ModelIdentity, Entry] = {}
+    newest: dict[ModelIdentity, BoardEntry] = {}
     for entry in sorted(entries, key=lambda e: (e.created_at, e.run_id)):
         newest[entry.model] = entry
     names = distinct_names({identity: entry.display for identity, entry in newest.items()})
@@ -86,9 +86,11 @@ def named(entries: Sequence[Entry]) -> list[Entry]:
     return [dataclasses.replace(entry, display=names[entry.model]) for entry in entries]
 
 
-def latest_entries(entries: Sequence[Entry]) -> tuple[Chosen, list[Entry]]:
-    """The newest entry of each (model identity, column), as ``comparability.latest`` orders runs (by
-    creation time, then run id), and the entries they superseded."""
+def latest_entries(entries: Sequence[BoardEntry]) -> tuple[Chosen, list[BoardEntry]]:
+    """The newest entry of each (model identity, column), by creation time then run id, and the entries they
+    superseded. A column's config holds the LIMIT's size, so unlike ``comparability.latest`` (which prefers a
+    setting's largest LIMIT) no size competes with another here; entries rather than runs, because lm-eval
+    imports are entries too."""
     chosen: Chosen = {}
     superseded = []
     for entry in sorted(entries, key=lambda e: (e.created_at, e.run_id)):
@@ -99,9 +101,9 @@ def latest_entries(entries: Sequence[Entry]) -> tuple[Chosen, list[Entry]]:
     return chosen, superseded
 
 
-def _split_by_data(entries: list[Entry]) -> list[list[Entry]]:
+def _split_by_data(entries: list[BoardEntry]) -> list[list[BoardEntry]]:
     """Groups of entries that read the same data (``data_key``) for every language they share."""
-    groups: list[list[Entry]] = []
+    groups: list[list[BoardEntry]] = []
     for entry in entries:
         for group in groups:
             if all(
@@ -160,7 +162,7 @@ def _labels(configs: Sequence[ColumnConfig]) -> list[str]:
     return labels
 
 
-def summarise(entry: Entry, column_codes: set[str]) -> Summary:
+def summarise(entry: BoardEntry, column_codes: set[str]) -> Summary:
     """One entry's mean, English, non-English mean and transfer gap (``partial``: not every column language)."""
     scores = list(entry.languages.values())
     english = [s.value for s in scores if s.flores == ENGLISH]
@@ -176,7 +178,7 @@ def summarise(entry: Entry, column_codes: set[str]) -> Summary:
     )
 
 
-def _data_warning(label: str, groups: list[list[Entry]]) -> str:
+def _data_warning(label: str, groups: list[list[BoardEntry]]) -> str:
     differing = sorted(
         {
             code
@@ -194,10 +196,10 @@ def _data_warning(label: str, groups: list[list[Entry]]) -> str:
     )
 
 
-def _column(config: ColumnConfig, label: str, group: list[Entry], warnings: list[str]) -> Column:
+def _column(config: ColumnConfig, label: str, group: list[BoardEntry], warnings: list[str]) -> BoardColumn:
     scores = {code: s for entry in group for code, s in entry.languages.items()}
     ordered = sorted(scores.values(), key=lambda s: (s.flores != ENGLISH, s.name, s.code))
-    column = Column(config, label, {entry.model: entry for entry in group}, ordered)
+    column = BoardColumn(config, label, {entry.model: entry for entry in group}, ordered)
     codes = set(scores)
     column.summaries = {entry.model: summarise(entry, codes) for entry in group}
     for entry in group:
@@ -209,8 +211,8 @@ def _column(config: ColumnConfig, label: str, group: list[Entry], warnings: list
     return column
 
 
-def _columns(chosen: Chosen, warnings: list[str]) -> list[Column]:
-    by_config: dict[ColumnConfig, list[Entry]] = {}
+def _columns(chosen: Chosen, warnings: list[str]) -> list[BoardColumn]:
+    by_config: dict[ColumnConfig, list[BoardEntry]] = {}
     for (_, config), entry in chosen.items():
         by_config.setdefault(config, []).append(entry)
     configs = sorted(by_config, key=ColumnConfig.sort_key)
@@ -226,18 +228,20 @@ def _columns(chosen: Chosen, warnings: list[str]) -> list[Column]:
 
 
 # -- rows --------------------------------------------------------------------------------------------------
-def _rows(columns: list[Column]) -> list[Row]:
-    rows: dict[ModelIdentity, Row] = {}
+def _rows(columns: list[BoardColumn]) -> list[BoardRow]:
+    rows: dict[ModelIdentity, BoardRow] = {}
     newest: dict[ModelIdentity, str] = {}
     for column in columns:
         for model, entry in column.entries.items():
-            row = rows.setdefault(model, Row(model, entry.display, entry.role, [], entry.name_or_path, entry.harness))
+            row = rows.setdefault(
+                model, BoardRow(model, entry.display, entry.role, [], entry.name_or_path, entry.harness)
+            )
             if entry.run_id not in row.runs:
                 row.runs.append(entry.run_id)
             if entry.created_at >= newest.get(model, ""):  # the role a model's newest run gives it
                 newest[model], row.role = entry.created_at, entry.role
 
-    def rank(row: Row) -> tuple[Any, ...]:
+    def rank(row: BoardRow) -> tuple[Any, ...]:
         """By the first column, then the next for models without it, ...: only one column's scores are ever
         compared with each other."""
         key: list[Any] = []
@@ -250,13 +254,13 @@ def _rows(columns: list[Column]) -> list[Row]:
 
 
 __all__ = [
-    "Column",
+    "BoardColumn",
     "ColumnConfig",
-    "Entry",
+    "BoardEntry",
     "LanguageScore",
     "Leaderboard",
     "Problem",
-    "Row",
+    "BoardRow",
     "Summary",
     "build",
     "latest_entries",

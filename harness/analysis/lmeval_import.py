@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from harness.analysis.board import LMEVAL, LMEVAL_IDENTITY, ColumnConfig, Entry, LanguageScore, number
+from harness.analysis.board import LMEVAL, LMEVAL_IDENTITY, BoardEntry, ColumnConfig, LanguageScore, number
 from harness.api.metric import Unit
 from harness.api.registry import get_task
 from harness.errors import ConfigError, DataError
@@ -204,7 +204,7 @@ def _data(task_config: dict[str, Any], split: str, samples: dict[str, Any]) -> s
     return data_key(DataInfo(source="hub", split=split, hub=hub, total_examples=total if isinstance(total, int) else 0))
 
 
-def read_lmeval(doc: dict[str, Any], path: Path, notes: list[str]) -> list[Entry]:
+def read_lmeval(doc: dict[str, Any], path: Path, notes: list[str]) -> list[BoardEntry]:
     """The entries of one lm-eval results file: its tasks that ``LMEVAL_TASKS`` maps, one entry per column;
     tasks it does not map are named in ``notes``. Raises ``DataError`` (naming the file) when the file does
     not say which model it is."""
@@ -272,7 +272,7 @@ def read_lmeval(doc: dict[str, Any], path: Path, notes: list[str]) -> list[Entry
         notes.append(f"{path}: lm-eval tasks not imported (no xlh counterpart): {', '.join(sorted(unmapped))}")
     display = f"{_shown_name(name)} (lm-eval)"
     return [
-        Entry(identity, display, None, config, languages, path.stem, created, path, name, harness)
+        BoardEntry(identity, display, None, config, languages, path.stem, created, path, name, harness)
         for config, languages in grouped.items()
     ]
 

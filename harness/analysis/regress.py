@@ -20,7 +20,7 @@ command is ``harness.cli.regress``, the table ``harness.render.regress``, the re
    for fractions, score points for 0-100 scores).
 
 Exit codes: 0 no regression, 1 at least one regression, 2 refused (not comparable or unreadable). The JSON
-report (``RegressReport``) says the same for CI systems, one ``Cell`` per test.
+report (``RegressReport``) says the same for CI systems, one ``RegressCell`` per test.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ from harness.analysis.regress_report import (
     REPORT_SCHEMA_VERSION,
     UNCHANGED,
     WITHIN_TOL,
-    Cell,
     Options,
+    RegressCell,
     RegressReport,
     RunRef,
     new_report,
@@ -82,7 +82,7 @@ class NotComparable(XlhError):
 
 # -- reading run folders ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Run:
+class RegressRun:
     """A run folder's typed record and its scored items."""
 
     folder: Path
@@ -111,7 +111,7 @@ class Run:
         return found
 
 
-def load_run(path: Path) -> Run:
+def load_run(path: Path) -> RegressRun:
     """A run folder (or its results.json) with its samples grouped by task, variant, split and language."""
     folder = path.parent if path.name == RESULTS_FILE else path
     if not (folder / RESULTS_FILE).is_file():
@@ -119,7 +119,7 @@ def load_run(path: Path) -> Run:
     result = read_run(folder)
     if not (folder / SAMPLES_FILE).is_file():
         raise DataError(f"not a run folder: {SAMPLES_FILE} is missing", folder)
-    return Run(folder, result, read_sample_scores(folder / SAMPLES_FILE))
+    return RegressRun(folder, result, read_sample_scores(folder / SAMPLES_FILE))
 
 
 # -- comparability ------------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def match_tasks(baseline: RunResult, candidate: RunResult) -> tuple[list[TaskPai
     return pairs, differences, notes
 
 
-def pair_differences(baseline: Run, candidate: Run, pair: TaskPair, notes: list[str]) -> list[str]:
+def pair_differences(baseline: RegressRun, candidate: RegressRun, pair: TaskPair, notes: list[str]) -> list[str]:
     """Why two runs of a task cannot be compared (``comparability.compare``: setting and data), then whether
     their samples agree on the gold answers; ``notes`` gets a LIMIT of another size (shared items only)."""
     base_task, cand_task = pair
@@ -201,7 +201,7 @@ def _fields(record: Any) -> dict[str, Any]:
 class _Untested:
     """A cell before Holm's correction, with its family (one task and metric, across languages)."""
 
-    cell: Cell
+    cell: RegressCell
     family: tuple[TaskKey, str]
 
 
@@ -228,7 +228,7 @@ def compare(baseline_path: Path, candidate_path: Path, options: Options | None =
 
 
 def _test_task(
-    baseline: Run, candidate: Run, pair: TaskPair, options: Options, notes: list[str]
+    baseline: RegressRun, candidate: RegressRun, pair: TaskPair, options: Options, notes: list[str]
 ) -> Iterator[_Untested]:
     base_task, cand_task = pair
     name, variant = base_task.name, base_task.variant
@@ -266,8 +266,8 @@ def _test_task(
 
 
 def _test_language(
-    baseline: Run, candidate: Run, pair: TaskPair, code: str, metric: Metric, options: Options
-) -> Cell | None:
+    baseline: RegressRun, candidate: RegressRun, pair: TaskPair, code: str, metric: Metric, options: Options
+) -> RegressCell | None:
     """One cell: the metric on both runs' shared items, its paired test and bootstrap interval."""
     base_task, cand_task = pair
     groups = baseline.items(base_task, code), candidate.items(cand_task, code)
@@ -295,7 +295,7 @@ def _test_language(
         test, p_value, discordant = MCNEMAR, mcnemar.p_value, (mcnemar.b, mcnemar.c)
     unit = base_task.languages[code].metrics[metric.name].unit
     values = [float(statistic(position[None, :])[0]) for statistic, position in zip(statistics, positions, strict=True)]
-    return Cell(
+    return RegressCell(
         task=base_task.name,
         variant=base_task.variant,
         split=base_task.split,
@@ -317,7 +317,7 @@ def _test_language(
 
 
 def _check_reproduced(
-    run: Run, where: str, metric: str, statistic: paired_stats.Statistic, n: int, stored: float
+    run: RegressRun, where: str, metric: str, statistic: paired_stats.Statistic, n: int, stored: float
 ) -> None:
     """The samples must give the stored value: a run whose samples were edited or cut is not what it claims."""
     value = float(statistic(np.arange(n)[None, :])[0])
@@ -334,7 +334,7 @@ def _check_reproduced(
     )
 
 
-def _correct(untested: list[_Untested], options: Options) -> list[Cell]:
+def _correct(untested: list[_Untested], options: Options) -> list[RegressCell]:
     """Holm within each family (one task and metric, across languages), then the verdicts."""
     families: dict[tuple[TaskKey, str], list[int]] = {}
     for index, entry in enumerate(untested):
@@ -350,7 +350,9 @@ def _correct(untested: list[_Untested], options: Options) -> list[Cell]:
     return cells
 
 
-def _check_resolution(cells: list[Cell], families: dict[tuple[TaskKey, str], list[int]], options: Options) -> None:
+def _check_resolution(
+    cells: list[RegressCell], families: dict[tuple[TaskKey, str], list[int]], options: Options
+) -> None:
     """Too few resamples for the number of languages: no bootstrap difference could reach significance, and a
     gate that cannot fail is refused rather than passed."""
     for (task_key, metric), members in families.items():
@@ -372,11 +374,11 @@ __all__ = [
     "REPORT_SCHEMA_VERSION",
     "UNCHANGED",
     "WITHIN_TOL",
-    "Cell",
+    "RegressCell",
     "NotComparable",
     "Options",
     "RegressReport",
-    "Run",
+    "RegressRun",
     "RunRef",
     "compare",
     "load_run",

@@ -1,4 +1,4 @@
-"""The typed report of ``xlh regress``: one ``Cell`` per test, the verdicts, and the report's JSON file.
+"""The typed report of ``xlh regress``: one ``RegressCell`` per test, the verdicts, and the report's JSON file.
 
 This module sits below the comparison (``harness.analysis.regress``), the renderer (``harness.render.regress``)
 and the command (``harness.cli.regress``), which all speak of these records.
@@ -33,7 +33,7 @@ REGRESSION, WITHIN_TOL, IMPROVEMENT, UNCHANGED = (
 )
 VERDICTS = (REGRESSION, WITHIN_TOL, IMPROVEMENT, UNCHANGED)  # also the order tables list them in
 
-MCNEMAR, BOOTSTRAP = "mcnemar_exact", "paired_bootstrap"  # ``Cell.test``
+MCNEMAR, BOOTSTRAP = "mcnemar_exact", "paired_bootstrap"  # ``RegressCell.test``
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class RunRef:
 
 
 @dataclass(frozen=True)
-class Cell:
+class RegressCell:
     """One test: a task, a language, a metric. Values are in display points (x100 for fractions, as they
     are for 0-100 scores: ``Unit.points``), measured on the ``n`` items both runs have; ``delta`` is candidate
     minus baseline and ``ci_low``/``ci_high`` its paired-bootstrap interval. ``discordant`` is McNemar's
@@ -106,7 +106,7 @@ class RegressReport:
     exit_code: int
     regressions: int
     improvements: int
-    cells: list[Cell]
+    cells: list[RegressCell]
     notes: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # why the runs are not comparable (exit 2)
 
@@ -121,7 +121,7 @@ def verdict(delta: float, p_holm: float, alpha: float, tol: float) -> str:
 
 
 def new_report(
-    baseline: RunRef, candidate: RunRef, options: Options, cells: list[Cell], notes: list[str]
+    baseline: RunRef, candidate: RunRef, options: Options, cells: list[RegressCell], notes: list[str]
 ) -> RegressReport:
     """The report of a comparison that was made: exit 1 when any cell is a regression."""
     regressions = sum(cell.verdict == REGRESSION for cell in cells)

@@ -132,13 +132,14 @@ def load_study_runs(study_file: Path, results_dir: Path) -> list[StoredRun]:
         TableError: a results file under ``results_dir`` that cannot be read, or no run of any of the study's
             models.
     """
-    from harness.analysis import study as studies
+    from harness.analysis.study import load_study
+    from harness.analysis.study_runs import runs_of
 
-    study = studies.load_study(study_file)
-    stored = [StoredRun(folder, _read(folder)) for folder in studies.run_folders(results_dir)]
+    study = load_study(study_file)
+    stored = [StoredRun(folder, _read(folder)) for folder in sorted(run_folders(results_dir))]
     runs = []
     for model in study.models:
-        for folder, run in studies.runs_of(model, stored):
+        for folder, run in runs_of(model, stored):
             named = dataclasses.replace(run, display_name=model.name, role=model.role, parents=list(model.parents),
                                         recipe=model.recipe or run.recipe)  # fmt: skip
             runs.append(StoredRun(folder, named))

@@ -136,7 +136,9 @@ def _eval_study(args: argparse.Namespace) -> int:
     """Evaluate each model of a study that has no complete results in --out (the study's selection, with any
     of --tasks/--langs/--limit/--limit-mode/--limit-seed/--shots/--shots-from/--shot-seed given on the command
     line instead)."""
-    from harness.analysis.study import StudyEval, load_study, missing_results
+    from harness.analysis.study import StudyEval, load_study
+    from harness.analysis.study_runs import missing_results
+    from harness.backends import GenerationParams
 
     given = [flag for flag in ("model", "name", "role", "parents", "recipe", "recipe_file") if getattr(args, flag)]
     if given:
@@ -155,7 +157,8 @@ def _eval_study(args: argparse.Namespace) -> int:
         shot_seed=defaults.shot_seed if args.shot_seed is None else args.shot_seed,
     )
     data_dir = None if args.hub or not args.data_dir else Path(args.data_dir)
-    todo = missing_results(study, Path(args.out), selection, data_dir=data_dir)
+    generation = GenerationParams(temperature=args.temperature, seed=args.seed)
+    todo = missing_results(study, Path(args.out), selection, data_dir=data_dir, generation=generation)
     print(f"study {study.name}: {len(study.models) - len(todo)} of {len(study.models)} models have complete "
           f"results in {args.out}; evaluating {', '.join(m.name for m in todo) or 'none'}")  # fmt: skip
     for model in todo:

@@ -118,10 +118,12 @@ class Setting:
 
     @classmethod
     def of(cls, run: RunResult, task: TaskResult) -> Setting:
-        signatures: dict[str, str] = {}
+        signatures: dict[str, set[str]] = {}
         for language in task.languages.values():
             for name, value in language.metrics.items():
-                signatures.setdefault(name, metric_signature(value.signature))
+                signatures.setdefault(name, set()).add(metric_signature(value.signature))
+        # One signature per metric; languages computed differently (they should not be) show all of theirs.
+        merged = {name: " ; ".join(sorted(found)) for name, found in signatures.items()}
         generation = run.generation
         return cls(
             task=task.name,
@@ -132,7 +134,7 @@ class Setting:
             shots_from=(task.shots_from or "same language") if task.shots else None,
             shot_seed=task.shot_seed if task.shots else None,
             sampling=task_sampling(task),
-            metrics=tuple(sorted(signatures.items())),
+            metrics=tuple(sorted(merged.items())),
             temperature=generation.temperature,
             top_p=generation.top_p,
             seed=None if generation.greedy else generation.seed,

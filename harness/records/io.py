@@ -131,12 +131,6 @@ class RunFolder:
             pass
 
 
-def load_results(path: Path) -> dict[str, Any]:
-    """Read a results.json (or the one inside a run folder) as plain data."""
-    file = path / RESULTS_FILE if path.is_dir() else path
-    return json.loads(file.read_text(encoding="utf-8"))
-
-
 def read_sample_scores(path: Path) -> dict[SampleKey, dict[str, SampleScore]]:
     """A samples.jsonl as per-item scores: (task, variant, split, language) -> item id -> SampleScore, in
     file order (``sample_group`` finds a group). Scores written as null (NaN is not JSON) come back as NaN.

@@ -13,7 +13,7 @@ from html import escape
 import matplotlib
 from matplotlib.figure import Figure
 
-from harness.analysis.board import Column, LanguageScore, Leaderboard, Row, identity_text
+from harness.analysis.board import BoardColumn, BoardRow, LanguageScore, Leaderboard, identity_text
 from harness.api.metric import Unit
 from harness.render.leaderboard_text import cell, describe, scaled, unit_note
 
@@ -76,7 +76,7 @@ def _shown(score: LanguageScore | None, unit: Unit) -> float:
     return math.nan if value is None else value
 
 
-def heatmap(board: Leaderboard, column: Column) -> str:
+def heatmap(board: Leaderboard, column: BoardColumn) -> str:
     """Models x languages of one column, as a PNG data URL."""
     rows = [row for row in board.rows if row.model in column.entries]
     unit = column.config.unit
@@ -173,11 +173,11 @@ def _table(board: Leaderboard) -> str:
     return "\n".join(lines)
 
 
-def _about(row: Row) -> str:
+def _about(row: BoardRow) -> str:
     return f"{row.name_or_path} ({row.harness}, {identity_text(row.model)}); runs: {', '.join(row.runs)}"
 
 
-def _summary_cells(index: int, column: Column, row: Row) -> list[str]:
+def _summary_cells(index: int, column: BoardColumn, row: BoardRow) -> list[str]:
     summary = column.summaries.get(row.model)
     unit = column.config.unit
     if summary is None:
@@ -192,7 +192,7 @@ def _summary_cells(index: int, column: Column, row: Row) -> list[str]:
     return cells
 
 
-def _details(board: Leaderboard, column: Column) -> str:
+def _details(board: Leaderboard, column: BoardColumn) -> str:
     unit = column.config.unit
     header = "".join(f"<th>{escape(lang.name)}<br><small>{escape(lang.code)}</small></th>" for lang in column.languages)
     lines = [f"<table><thead><tr><th>model</th>{header}</tr></thead><tbody>"]

@@ -7,7 +7,7 @@ import csv
 import io
 from pathlib import Path
 
-from harness.analysis.board import Column, ColumnConfig, Leaderboard, decoding_text, identity_text
+from harness.analysis.board import BoardColumn, ColumnConfig, Leaderboard, decoding_text, identity_text
 from harness.api.metric import Unit
 
 
@@ -80,7 +80,7 @@ def describe(config: ColumnConfig) -> str:
     )
 
 
-def _md_column(board: Leaderboard, column: Column) -> list[str]:
+def _md_column(board: Leaderboard, column: BoardColumn) -> list[str]:
     """One column's section: each model's summary and every language (score ± standard error)."""
     unit = column.config.unit
     header = ["model", "mean", "English", "non-English", "gap", *(f"{s.name} ({s.code})" for s in column.languages)]

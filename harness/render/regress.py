@@ -15,7 +15,7 @@ from harness.analysis.regress_report import (
     UNCHANGED,
     VERDICTS,
     WITHIN_TOL,
-    Cell,
+    RegressCell,
     RegressReport,
     RunRef,
 )
@@ -43,12 +43,12 @@ def p_value(value: float) -> str:
     return f"{value:.2g}" if value >= 0.001 else f"{value:.1e}"
 
 
-def _interval(cell: Cell) -> str:
+def _interval(cell: RegressCell) -> str:
     low, high = (cell.unit.format(v / cell.unit.scale, signed=True, digits=DIGITS) for v in (cell.ci_low, cell.ci_high))
     return f"{shown(cell.unit, cell.delta, difference=True)} [{low}, {high}]"
 
 
-def shown_cells(report: RegressReport, show_all: bool = False) -> list[Cell]:
+def shown_cells(report: RegressReport, show_all: bool = False) -> list[RegressCell]:
     """The cells a table lists, in its order: regressions first, then drops within tolerance, improvements, the
     rest (left out when there are more than ``SHOWN_ROWS`` cells, unless ``show_all``)."""
     cells = sorted(report.cells, key=lambda c: (ORDER[c.verdict], c.task, c.metric, c.p_holm, c.language))

@@ -22,8 +22,8 @@ issue asks for follow from the construction:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Hashable, Sequence
+from typing import TypeVar
 
 from harness.api.task import Example
 from harness.errors import ConfigError
@@ -79,13 +79,6 @@ def limit_examples(
     return [example for example in examples if id(example) in chosen]
 
 
-def task_sampling(task: Mapping[str, Any]) -> str:
-    """``sampling_of`` for a task entry of a results.json read as plain data (readers of typed records use
-    ``harness.records.comparability.task_sampling``)."""
-    limit = task.get("limit")
-    return sampling_of(limit, task.get("limit_mode") or "first", task.get("limit_seed"), task.get("limit_sampler"))
-
-
 def check_limit_mode(mode: str) -> None:
     if mode not in LIMIT_MODES:
         raise ConfigError(f"unknown LIMIT mode {mode!r}; valid: {', '.join(LIMIT_MODES)}")
@@ -99,5 +92,4 @@ __all__ = [
     "limit_examples",
     "sample_order",
     "sampling_of",
-    "task_sampling",
 ]

@@ -178,13 +178,13 @@ def board(tree: Tree) -> leaderboard.Leaderboard:
     return leaderboard.build(tree.root)
 
 
-def _column(board: leaderboard.Leaderboard, label: str) -> leaderboard.Column:
+def _column(board: leaderboard.Leaderboard, label: str) -> leaderboard.BoardColumn:
     found = [c for c in board.columns if c.label == label]
     assert len(found) == 1, [c.label for c in board.columns]
     return found[0]
 
 
-def _row(board: leaderboard.Leaderboard, display: str) -> leaderboard.Row:
+def _row(board: leaderboard.Leaderboard, display: str) -> leaderboard.BoardRow:
     (row,) = [r for r in board.rows if r.display == display]
     return row
 

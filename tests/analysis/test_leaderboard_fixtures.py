@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from harness.analysis import leaderboard
-from harness.analysis.board import LMEVAL_IDENTITY, Column, Leaderboard, Row
+from harness.analysis.board import LMEVAL_IDENTITY, BoardColumn, BoardRow, Leaderboard
 from harness.cli import leaderboard as command
 from harness.errors import XlhError
 from harness.records.comparability import ModelIdentity
@@ -30,12 +30,12 @@ def _identity(short: str) -> ModelIdentity:
     return ModelIdentity.of(read_run(FIXTURE_RUNS[short]))
 
 
-def _row(board: Leaderboard, short: str) -> Row:
+def _row(board: Leaderboard, short: str) -> BoardRow:
     (row,) = [row for row in board.rows if row.model == _identity(short)]
     return row
 
 
-def _columns(board: Leaderboard, task: str, **setting: Any) -> list[Column]:
+def _columns(board: Leaderboard, task: str, **setting: Any) -> list[BoardColumn]:
     return [
         column
         for column in board.columns

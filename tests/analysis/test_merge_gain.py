@@ -169,3 +169,12 @@ def test_a_merged_model_without_its_parents_says_which_are_missing() -> None:
         merge_gain_table(group.entries, "acc", BOOT)
     (group,) = comparable_groups(_runs("base", "math"), "sib200", "acc")
     assert merge_gain_table(group.entries, "acc", BOOT) is None
+
+
+def test_a_parent_named_like_its_lora_and_chat_runs_is_the_plain_model() -> None:
+    """``parents: [base]`` means the base, not its LoRA or chat run that was also given the name "base"."""
+    (group,) = comparable_groups(_runs("base_lora", "base_chat", "base", "merged"), "sib200", "acc")
+    chosen, candidates = find_parent(group.entries, "base")
+    assert len(candidates) == 3
+    assert chosen is not None and chosen.run.model.adapter_fingerprint is None
+    assert chosen.identity.chat_template is None

@@ -12,7 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from harness.analysis.study import Recipe, StudyError, StudyEval, load_study, missing_results
+from harness.analysis.study import Recipe, StudyError, StudyEval, load_study
+from harness.analysis.study_runs import missing_results
 from harness.run.runner import RunConfig, run
 from tests.conftest import REPO_ROOT
 

@@ -4,6 +4,7 @@ the selection's and, with a data folder, when it read the data files as they are
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -11,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.analysis import study as studies
-from harness.analysis.study import Study, StudyEval, missing_results, parse_study, runs_of
+from harness.analysis import study_runs as studies
+from harness.analysis.study import Study, StudyEval, parse_study
+from harness.analysis.study_runs import missing_results, runs_of
 from harness.api.registry import get_task
-from harness.records.io import StoredRun, iter_runs
+from harness.records.io import StoredRun, iter_runs, read_run, run_folders
 from tests.fixtures import FIXTURE, RUNS_ROOT
 
 LANGS = ("eng_Latn", "deu_Latn", "swh_Latn")
@@ -84,6 +86,20 @@ def test_complete_means_the_selected_setting_and_languages() -> None:
     assert [m.name for m in missing_results(study, RUNS_ROOT, shots)] == ["base", "merged", "other"]
 
 
+def test_a_sampled_run_is_not_complete_greedy_results(tmp_path: Path) -> None:
+    """The base's only run in the folder was sampled (temperature 0.7): ``make eval STUDY=`` decodes greedily
+    and must evaluate the base again; asked for the same sampling, the sampled run is complete."""
+    source = RUNS_ROOT / FIXTURE["base_sampled"].slug / FIXTURE["base_sampled"].run_id
+    shutil.copytree(source, tmp_path / "base" / source.name)
+    study = Study(tmp_path / "s.yaml", "s", (_study().model("base"),), SIB)
+    selection = StudyEval(tasks=("sib200",), langs=LANGS)
+    assert [m.name for m in missing_results(study, tmp_path, selection)] == ["base"]
+    sampled = read_run(source).generation
+    assert missing_results(study, tmp_path, selection, generation=sampled) == []
+    other_seed = dataclasses.replace(sampled, seed=sampled.seed + 1)
+    assert [m.name for m in missing_results(study, tmp_path, selection, generation=other_seed)] == ["base"]
+
+
 def _data_folder(root: Path) -> Path:
     """A data folder with sib200's test files for LANGS (any bytes: the runs' hashes are set to match)."""
     task = get_task("sib200")
@@ -126,5 +142,5 @@ def test_a_run_on_other_data_is_not_complete(tmp_path: Path) -> None:
 def test_run_folders_skips_staged_runs(tmp_path: Path) -> None:
     shutil.copytree(RUNS_ROOT / "merged", tmp_path / "merged")
     shutil.copytree(tmp_path / "merged" / FIXTURE["merged"].run_id, tmp_path / "merged" / ".x.partial")
-    assert [folder.name for folder in studies.run_folders(tmp_path)] == _run_ids("merged", "merged_rerun")
-    assert studies.run_folders(tmp_path / "missing") == []
+    assert [folder.name for folder in run_folders(tmp_path)] == _run_ids("merged", "merged_rerun")
+    assert run_folders(tmp_path / "missing") == []

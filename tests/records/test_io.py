@@ -118,6 +118,27 @@ def test_the_schema3_run_reads_as_first_n_items() -> None:
     assert list(task_samples(groups, run, sib, "deu_Latn") or {}) == first_six
 
 
+@pytest.mark.parametrize("schema", [1, 2])
+def test_schema_1_and_2_runs_read_without_the_fields_they_did_not_have(tmp_path: Path, schema: int) -> None:
+    """Schema 2 added the few-shot fields, schema 3 the lineage: a file written before them reads with None."""
+    document = json.loads((FIXTURE_RUNS["base_schema3"] / "results.json").read_text(encoding="utf-8"))
+    document["schema_version"] = schema
+    for key in ("display_name", "study", "recipe"):
+        document.pop(key, None)
+    if schema == 1:
+        for task in document["tasks"]:
+            task.pop("shot_seed", None)
+            task.pop("shots_from", None)
+            for language in task["languages"].values():
+                language["data"].pop("shot_pool", None)
+    (tmp_path / "results.json").write_text(json.dumps(document), encoding="utf-8")
+    run = read_run(tmp_path)
+    assert run.schema_version == schema and run.display_name is None and run.recipe is None
+    assert all(task.limit_mode == "first" for task in run.tasks if task.limit is not None)
+    if schema == 1:
+        assert all(task.shots_from is None and task.shot_seed is None for task in run.tasks)
+
+
 def test_the_schema3_limit_is_another_setting_than_the_seeded_one() -> None:
     old, seeded = read_run(FIXTURE_RUNS["base_schema3"]), read_run(FIXTURE_RUNS["base_limit"])
     assert Setting.of(old, old.tasks[0]).sampling == "first"

@@ -14,8 +14,8 @@ from harness.analysis.regress_report import (
     REGRESSION,
     UNCHANGED,
     WITHIN_TOL,
-    Cell,
     Options,
+    RegressCell,
     RunRef,
     new_report,
 )
@@ -27,8 +27,10 @@ BASE = ModelIdentity("e4714e9aaaaaaaaa")
 LORA = ModelIdentity("e4714e9aaaaaaaaa", adapter="1a2b3c4bbbbbbbb")
 
 
-def _cell(language: str, verdict: str, delta: float = 0.0, unit: Unit = Unit.FRACTION, metric: str = "acc") -> Cell:
-    return Cell(
+def _cell(
+    language: str, verdict: str, delta: float = 0.0, unit: Unit = Unit.FRACTION, metric: str = "acc"
+) -> RegressCell:
+    return RegressCell(
         task="xnli", variant="sentence", split="test", language=language, metric=metric, unit=unit,
         test=MCNEMAR if unit is Unit.FRACTION else BOOTSTRAP, n=60, baseline=50.0, candidate=50.0 + delta,
         delta=delta, ci_low=delta - 1, ci_high=delta + 1, p_value=0.01, p_holm=0.02, verdict=verdict,
@@ -39,7 +41,7 @@ def _ref(name: str, identity: ModelIdentity | None) -> RunRef:
     return RunRef(f"runs/{name}", f"run-{name}", name, "e4714e9", "2026-03-02T09:00:00+00:00", identity)
 
 
-def _printed(cells: list[Cell], candidate: ModelIdentity | None = LORA, show_all: bool = False) -> str:
+def _printed(cells: list[RegressCell], candidate: ModelIdentity | None = LORA, show_all: bool = False) -> str:
     report = new_report(_ref("base", BASE), _ref("cand", candidate), Options(tol=1.0), cells, ["a note"])
     stream = io.StringIO()
     print_report(report, show_all, Console(file=stream, width=200, color_system=None))

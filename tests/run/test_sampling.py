@@ -10,7 +10,7 @@ import pytest
 
 from harness.api.registry import get_task
 from harness.errors import ConfigError
-from harness.run.sampling import limit_examples, sample_order, sampling_of, task_sampling
+from harness.run.sampling import limit_examples, sample_order, sampling_of
 
 
 @dataclass(frozen=True)
@@ -99,14 +99,8 @@ def test_sampling_names() -> None:
     assert sampling_of(None, "sample", 1234) == "all"
     assert sampling_of(20, "first", None) == "first"
     assert sampling_of(20, "sample", 7) == "seed 7"
-    # Results written before schema 4 took the first N items and did not say so.
-    assert task_sampling({"limit": 20}) == "first"
-    assert task_sampling({"limit": 20, "limit_mode": "sample", "limit_seed": 1234}) == "seed 1234"
-    assert task_sampling({"limit": None, "limit_mode": None}) == "all"
 
 
 def test_another_sampler_version_is_another_sample() -> None:
-    assert task_sampling({"limit": 20, "limit_mode": "sample", "limit_seed": 1234, "limit_sampler": 1}) == "seed 1234"
-    assert task_sampling({"limit": 20, "limit_mode": "sample", "limit_seed": 1234, "limit_sampler": 2}) == (
-        "seed 1234 (sampler v2)"
-    )
+    assert sampling_of(20, "sample", 1234, 1) == "seed 1234"
+    assert sampling_of(20, "sample", 1234, 2) == "seed 1234 (sampler v2)"
