@@ -43,16 +43,8 @@ def decoding_text(setting: Setting) -> str:
 def identity_text(identity: ModelIdentity) -> str:
     """Everything that makes a row's model that model, in words (a tooltip, the CSV)."""
     if identity.weights.startswith(LMEVAL_IDENTITY):
-        parts = [f"as lm-eval records it: {identity.weights.removeprefix(LMEVAL_IDENTITY)}"]
-    else:
-        parts = [f"fingerprint {identity.weights[:12]}"]
-    if identity.adapter:
-        parts.append(f"adapter {identity.adapter[:12]}")
-    if identity.served_model:
-        parts.append(f"served as {identity.served_model}")
-    if identity.chat_template:
-        parts.append(f"chat template {identity.chat_template[:12]}")
-    return ", ".join(parts)
+        return identity.describe(f"as lm-eval records it: {identity.weights.removeprefix(LMEVAL_IDENTITY)}")
+    return identity.describe()
 
 
 @dataclass(frozen=True)

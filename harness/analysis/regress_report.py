@@ -125,26 +125,27 @@ def new_report(
 ) -> RegressReport:
     """The report of a comparison that was made: exit 1 when any cell is a regression."""
     regressions = sum(cell.verdict == REGRESSION for cell in cells)
-    return RegressReport(
-        schema_version=REPORT_SCHEMA_VERSION,
-        created_at=_now(),
-        baseline=baseline,
-        candidate=candidate,
-        alpha=options.alpha,
-        tol=options.tol,
-        resamples=options.resamples,
-        seed=options.seed,
-        metrics=_metrics(options),
-        exit_code=1 if regressions else 0,
-        regressions=regressions,
-        improvements=sum(cell.verdict == IMPROVEMENT for cell in cells),
-        cells=cells,
-        notes=notes,
-    )
+    improvements = sum(cell.verdict == IMPROVEMENT for cell in cells)
+    return _report(baseline, candidate, options, 1 if regressions else 0, cells, regressions, improvements, notes)
 
 
 def refused_report(reasons: list[str], baseline: RunRef, candidate: RunRef, options: Options) -> RegressReport:
     """The report of a comparison that was refused (exit 2): no cells, the reasons in ``refused``."""
+    return _report(baseline, candidate, options, 2, [], 0, 0, [], refused=reasons)
+
+
+def _report(
+    baseline: RunRef,
+    candidate: RunRef,
+    options: Options,
+    exit_code: int,
+    cells: list[RegressCell],
+    regressions: int,
+    improvements: int,
+    notes: list[str],
+    refused: list[str] | None = None,
+) -> RegressReport:
+    extra = {} if refused is None else {"refused": refused}
     return RegressReport(
         schema_version=REPORT_SCHEMA_VERSION,
         created_at=_now(),
@@ -155,11 +156,12 @@ def refused_report(reasons: list[str], baseline: RunRef, candidate: RunRef, opti
         resamples=options.resamples,
         seed=options.seed,
         metrics=_metrics(options),
-        exit_code=2,
-        regressions=0,
-        improvements=0,
-        cells=[],
-        refused=reasons,
+        exit_code=exit_code,
+        regressions=regressions,
+        improvements=improvements,
+        cells=cells,
+        notes=notes,
+        **extra,
     )
 
 

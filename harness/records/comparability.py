@@ -76,15 +76,24 @@ class ModelIdentity:
         )
 
     def short(self) -> str:
-        """A few words that tell identities apart: ``e4714e9``, ``e4714e9+lora 1a2b3c4``, ``... chat 5d6e7f8``."""
-        parts = [self.weights[:7]]
+        """A few words that tell identities apart: ``e4714e9``, ``e4714e9 +lora 1a2b3c4``, ``... chat 5d6e7f8``."""
+        return " ".join([self.weights[:7], *self._extras("+lora", "served as", "chat", 7)])
+
+    def describe(self, weights: str | None = None) -> str:
+        """Everything that makes the model that model, in words (a tooltip, a CSV column); ``weights`` replaces
+        the fingerprint's words (an imported lm-eval result names its model otherwise)."""
+        first = weights or f"fingerprint {self.weights[:12]}"
+        return ", ".join([first, *self._extras("adapter", "served as", "chat template", 12)])
+
+    def _extras(self, adapter: str, served: str, chat: str, digits: int) -> list[str]:
+        parts = []
         if self.adapter:
-            parts.append(f"+lora {self.adapter[:7]}")
+            parts.append(f"{adapter} {self.adapter[:digits]}")
         if self.served_model:
-            parts.append(f"served as {self.served_model}")
+            parts.append(f"{served} {self.served_model}")
         if self.chat_template:
-            parts.append(f"chat {self.chat_template[:7]}")
-        return " ".join(parts)
+            parts.append(f"{chat} {self.chat_template[:digits]}")
+        return parts
 
 
 # -- what was asked ------------------------------------------------------------------------------------------
