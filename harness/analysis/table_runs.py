@@ -169,7 +169,7 @@ def comparable_groups(
 
     Returns:
         One group per setting, in the order the settings first appear, each with notes: what separates it
-        from the other groups, the older runs left out, the cells left out for their data.
+        from the other groups, the runs left out for another of the same setting, the cells left out for their data.
     """
     chosen = latest(runs)
     by_setting: dict[Setting, list[Found]] = {}
@@ -225,14 +225,16 @@ def _leave_out_other_data(entries: list[Entry]) -> tuple[list[Entry], list[str]]
 
 
 def _older_runs(runs: Sequence[StoredRun], entries: list[Entry], task: str, metric: str) -> list[str]:
-    """Notes on the runs of the group's models and setting that a newer run replaced."""
+    """Notes on the runs of the group's models and settings that another run stands for (``comparability.latest``:
+    a larger LIMIT of the setting, else a newer run)."""
     shown = {(entry.identity, entry.setting): entry for entry in entries}
     notes = []
     for folder, run in runs:
         for result in (result for result in run.tasks if matches(result, task, metric)):
             entry = shown.get((ModelIdentity.of(run), Setting.of(run, result)))
             if entry is not None and entry.task is not result and folder != entry.folder:
-                notes.append(f"{entry.name}: older run {folder} left out (newer: same model and setting)")
+                why = "a larger LIMIT" if (result.limit or 0) < (entry.task.limit or 0) else "newer"
+                notes.append(f"{entry.name}: run {folder} left out ({why}: same model and setting)")
     return notes
 
 

@@ -73,7 +73,7 @@ def test_a_full_fingerprint_run_is_the_same_model_so_the_newest_run_wins(order) 
     (group,) = comparable_groups(_runs(*order), "sib200", "acc")
     (entry,) = group.entries
     assert entry.folder == FIXTURE_RUNS["base_full_fp"] and entry.name == "base"
-    assert f"base: older run {FIXTURE_RUNS['base']} left out (newer: same model and setting)" in group.notes
+    assert f"base: run {FIXTURE_RUNS['base']} left out (newer: same model and setting)" in group.notes
 
 
 def test_the_newest_run_of_a_model_is_shown_whatever_its_folder() -> None:
@@ -86,7 +86,7 @@ def test_two_checkpoints_in_folders_of_the_same_name_are_two_rows() -> None:
     assert {Path(run.model.name_or_path).name for _, run in runs} == {"base"}
     (group,) = comparable_groups(runs, "sib200", "acc")
     assert len(group.entries) == 2 and group.entries[0].name != group.entries[1].name
-    assert not any("older run" in note for note in group.notes)
+    assert not any("left out (" in note for note in group.notes)
 
 
 def test_rows_follow_the_order_given_then_the_roles() -> None:
