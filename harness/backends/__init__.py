@@ -12,7 +12,10 @@ from harness.errors import ConfigError
 # The version of xlh's request-encoding code: how a request becomes tokens and scores (tokenization.py,
 # scoring.py, chat.py, truncation and finish reasons in each backend). Part of every response-cache key;
 # bump it whenever that code changes (tests/test_versions.py fails when a module changes without a bump).
-ENCODING_VERSION = 3  # 3: generation budgets above 256 shrink to fit before the prompt is cut
+# 3: generation budgets above 256 shrink to fit before the prompt is cut; 4: the transformers backend batches
+# shared contexts by context, computes only the logits it scores (log-likelihoods move by ~1e-5, as a batch
+# size does)
+ENCODING_VERSION = 4
 
 # name -> "module:Class"; aliases point at the same class.
 BACKENDS: dict[str, str] = {

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,9 @@ from harness.backends.tokenization import EncodedChoice, fit_generation, special
 from harness.errors import ConfigError, ModelError
 
 SCORE_MODES = ("shared_context", "full")
+# Shared-context batches: continuation rows per context, on average, before a batch is cut (the cache is
+# repeated once per row).
+MAX_ROWS_PER_CONTEXT = 2
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class TransformersBackend:
         self.torch_dtype = _resolve_dtype(dtype, self.device)
         self.tokenizer, self.model = _load(model, revision, self.device, self.torch_dtype, trust_remote_code)
         self.max_length = max_length or _model_max_length(self.model, self.tokenizer)
+        accepts = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        self._last_logits_only: dict[str, int] = {"logits_to_keep": 1} if accepts else {}
         self._options = {
             "revision": revision,
             "batch_size": batch_size,
@@ -110,7 +116,7 @@ class TransformersBackend:
         bar = tqdm(total=len(items), desc="scoring choices", unit="req", disable=not self.progress)
         score = self._score_shared_context if self.score_mode == "shared_context" else self._score_full
         with torch.inference_mode():
-            for batch in _batches_by_rows(items, self.batch_size):
+            for batch in self._batches(items):
                 for item, scores in zip(batch, score(batch), strict=True):
                     results[item.index] = scores
                 bar.update(len(batch))
@@ -140,6 +146,15 @@ class TransformersBackend:
         return results  # type: ignore[return-value]
 
     # -- choice scoring ---------------------------------------------------------------------------
+    def _batches(self, items: list[_ChoiceItem]) -> Iterator[list[_ChoiceItem]]:
+        """Shared-context scoring runs each context once: a batch is up to ``batch_size`` contexts with at most
+        ``MAX_ROWS_PER_CONTEXT`` continuation rows per context on average (SIB-200's seven continuations per
+        context: four contexts, where counting ``batch_size`` rows gave two). Full scoring runs every
+        context+continuation row: a batch is ``batch_size`` rows, as lm-eval counts."""
+        if self.score_mode == "shared_context":
+            return _batches_by_rows(items, self.batch_size * MAX_ROWS_PER_CONTEXT, max_items=self.batch_size)
+        return _batches_by_rows(items, self.batch_size)
+
     def _encode(self, request: ChoiceRequest) -> EncodedChoice:
         return encode_for_scoring(self.tokenizer, request, self.max_length, self.add_bos_token)
 
@@ -150,32 +165,40 @@ class TransformersBackend:
         context_ids = torch.tensor([[pad] * (width - len(c)) + c for c in contexts], device=self.device)
         context_mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in contexts], device=self.device)
         context_positions = (context_mask.cumsum(-1) - 1).clamp(min=0)
-        out = self.model(
-            input_ids=context_ids, attention_mask=context_mask, position_ids=context_positions, use_cache=True
-        )
-        first_logits = out.logits[:, -1, :].float()  # predicts the first continuation token
-        cache = out.past_key_values
-
         owners = [b for b, item in enumerate(batch) for _ in item.encoded.continuations]
         conts = [list(tokens) for item in batch for tokens in item.encoded.continuations]
         owner_index = torch.tensor(owners, device=self.device)
-        cache.reorder_cache(owner_index)  # one cache row per continuation (a gather with repeats)
         cont_width = max(len(c) for c in conts)
+        # Only the last position's logits are needed (they predict the first continuation token): the LM head
+        # over every context position would cost a (batch x width x vocabulary) product, 262,144 wide for Gemma.
+        out = self.model(
+            input_ids=context_ids,
+            attention_mask=context_mask,
+            position_ids=context_positions,
+            use_cache=cont_width > 1,  # single-token continuations need no cache
+            **self._last_logits_only,
+        )
+        first_logits = out.logits[:, -1, :].float()
         cont_ids = torch.tensor([c + [pad] * (cont_width - len(c)) for c in conts], device=self.device)
         cont_mask = torch.tensor([[1] * len(c) + [0] * (cont_width - len(c)) for c in conts], device=self.device)
+        # Token 0 of every continuation is scored by the context's last logits.
+        first = _token_scores(first_logits[owner_index].unsqueeze(1), cont_ids[:, :1], cont_mask[:, :1])
+        if cont_width == 1:
+            return _collect(batch, first)  # single-token choices (Belebele's 1-4): no continuation pass at all
+        cache = out.past_key_values
+        cache.reorder_cache(owner_index)  # one cache row per continuation (a gather with repeats)
         lengths = torch.tensor([len(c) for c in contexts], device=self.device)
         positions = lengths[owner_index].unsqueeze(1) + torch.arange(cont_width, device=self.device)
+        # Token j > 0 is scored by the continuation pass at position j - 1: the last position's logits are unused.
         out2 = self.model(
-            input_ids=cont_ids,
-            attention_mask=torch.cat([context_mask[owner_index], cont_mask], dim=1),
-            position_ids=positions,
+            input_ids=cont_ids[:, :-1],
+            attention_mask=torch.cat([context_mask[owner_index], cont_mask[:, :-1]], dim=1),
+            position_ids=positions[:, :-1],
             past_key_values=cache,
-            use_cache=True,
+            use_cache=False,
         )
-        # Row r scores token j of its continuation with the logits before it: the context's last logits
-        # for j = 0, the continuation pass at position j - 1 otherwise.
-        logits = torch.cat([first_logits[owner_index].unsqueeze(1), out2.logits[:, :-1, :].float()], dim=1)
-        return _collect(batch, _token_scores(logits, cont_ids, cont_mask))
+        rest = _token_scores(out2.logits.float(), cont_ids[:, 1:], cont_mask[:, 1:])
+        return _collect(batch, _add_scores(first, rest))
 
     def _score_full(self, batch: list[_ChoiceItem]) -> list[ChoiceScores]:
         pad = self._pad_id()
@@ -301,12 +324,25 @@ class _StopStrings(transformers.StoppingCriteria):
 def _token_scores(
     logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
 ) -> tuple[list[float], list[bool], list[int]]:
-    """Per row: summed log-prob of the target tokens, whether each was the argmax, and the token count."""
-    logprobs = torch.log_softmax(logits, dim=-1)
-    picked = logprobs.gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask
+    """Per row: summed log-prob of the target tokens, whether each was the argmax, and the token count.
+
+    ``log_softmax``, not the logit minus ``logsumexp``: the latter is ~3e-4 off on Gemma's 262,144-wide
+    vocabulary in float32, past the parity tolerance with lm-eval (which uses ``log_softmax``)."""
+    picked = torch.log_softmax(logits, dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask
     greedy = (logits.argmax(dim=-1) == targets) | (mask == 0)
     sums = picked.double().sum(dim=1).tolist()
     return sums, greedy.all(dim=1).tolist(), mask.sum(dim=1).tolist()
+
+
+def _add_scores(
+    a: tuple[list[float], list[bool], list[int]], b: tuple[list[float], list[bool], list[int]]
+) -> tuple[list[float], list[bool], list[int]]:
+    """Scores of two consecutive spans of the same rows, as one span."""
+    return (
+        [x + y for x, y in zip(a[0], b[0], strict=True)],
+        [x and y for x, y in zip(a[1], b[1], strict=True)],
+        [x + y for x, y in zip(a[2], b[2], strict=True)],
+    )
 
 
 def _collect(batch: list[_ChoiceItem], scores: tuple[list[float], list[bool], list[int]]) -> list[ChoiceScores]:
@@ -326,12 +362,15 @@ def _collect(batch: list[_ChoiceItem], scores: tuple[list[float], list[bool], li
     return results
 
 
-def _batches_by_rows(items: list[_ChoiceItem], rows: int) -> Iterator[list[_ChoiceItem]]:
-    """Consecutive items whose continuations add up to at most ``rows`` (an item is never split)."""
+def _batches_by_rows(
+    items: list[_ChoiceItem], rows: int, max_items: int | None = None
+) -> Iterator[list[_ChoiceItem]]:
+    """Consecutive items whose continuations add up to at most ``rows``, and at most ``max_items`` items (an
+    item is never split)."""
     batch: list[_ChoiceItem] = []
     count = 0
     for item in items:
-        if batch and count + item.rows > rows:
+        if batch and (count + item.rows > rows or (max_items is not None and len(batch) >= max_items)):
             yield batch
             batch, count = [], 0
         batch.append(item)

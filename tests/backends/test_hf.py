@@ -70,6 +70,21 @@ def test_choice_scores_equal_a_direct_computation(hf_backend, choice_requests, m
         assert result.truncated_tokens == 0
 
 
+def test_single_token_choices_skip_the_continuation_pass_and_score_the_same(hf_backend) -> None:
+    """Belebele-like choices of one token each: the context's last logits score them all (no continuation
+    pass, no cache); the numbers are those of a direct computation."""
+    requests = [ChoiceRequest(context=f"Frage {n}: Welche Antwort?\nAntwort:", continuations=("1", "2", "3", "4"))
+                for n in range(5)]  # fmt: skip
+    results = hf_backend.score_choices(requests)
+    for request, result in zip(requests, results, strict=True):
+        assert result.token_counts == (1, 1, 1, 1)  # so the batch took the single-token path
+        scored = zip(request.continuations, result.loglikelihoods, result.is_greedy, strict=True)
+        for continuation, ll, greedy in scored:
+            expected, _, expected_greedy = _reference_loglikelihood(hf_backend, request.context, continuation)
+            assert abs(ll - expected) <= loglikelihood_tolerance(expected, 1)
+            assert greedy == expected_greedy
+
+
 def test_choice_scores_do_not_depend_on_batch_size(tiny_model, choice_requests) -> None:
     one = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=1, progress=False)
     many = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=64, progress=False)
