@@ -47,7 +47,7 @@ CANDIDATE ?=
 TOL      ?=
 REPORT   ?=
 
-.PHONY: install test eval table tasks models bench leaderboard regress browser tiny-model check clean
+.PHONY: install test eval table tasks models bench bench-lmeval leaderboard regress browser tiny-model check clean
 
 install: $(VENV)/.installed
 
@@ -89,6 +89,20 @@ models: install
 # Choice-scoring strategies and backends timed on the same requests; numbers go to BENCHMARKS.md.
 bench: install
 	$(BIN)/python benchmarks/bench_choices.py --data-dir "$(DATA_DIR)"
+	$(MAKE) bench-lmeval
+
+# xlh vs lm-eval 0.4.13 side by side on gemma-3-270m: wall time (median of interleaved repeats), peak RSS,
+# per-sample prediction agreement. BENCH_LIMIT apart from LIMIT, whose default (7) is the eval slice's.
+BENCH_SLICES ?= sib200,belebele_sib200,mgsm
+BENCH_BACKENDS ?= hf,vllm
+BENCH_LIMIT ?= 50
+BENCH_REPEATS ?= 3
+BENCH_JSON ?=
+bench-lmeval: install
+	$(BIN)/xlh models build gemma-3-270m
+	$(BIN)/python benchmarks/bench_lmeval.py $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") --slices "$(BENCH_SLICES)" \
+		--backends "$(BENCH_BACKENDS)" --limit "$(BENCH_LIMIT)" --repeats "$(BENCH_REPEATS)" \
+		$(if $(BENCH_JSON),--json "$(BENCH_JSON)")
 
 # leaderboard.{md,csv,html} in RESULTS from every run (and lm-eval results file) under it.
 leaderboard: install
