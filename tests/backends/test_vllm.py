@@ -275,3 +275,21 @@ def test_chat_mode_scores_and_generates_the_templated_prompt(vllm_backend) -> No
     finally:
         vllm_backend.chat = None
         tokenizer.chat_template = None
+
+
+def test_cpu_engine_threads_use_every_core_unless_the_user_says_otherwise(monkeypatch) -> None:
+    """vLLM's default keeps a core for a frontend the in-process engine does not have; xlh binds them all."""
+    from harness.backends.vllm_engine import configure_cpu_environment
+
+    for key in ("VLLM_ENABLE_V1_MULTIPROCESSING", "VLLM_CPU_OMP_THREADS_BIND", "VLLM_CPU_NUM_OF_RESERVED_CPU"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert configure_cpu_environment() == {
+        "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
+        "VLLM_CPU_OMP_THREADS_BIND": "0-1",
+        "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
+    }
+    monkeypatch.setenv("VLLM_CPU_OMP_THREADS_BIND", "1")
+    monkeypatch.setenv("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")
+    assert configure_cpu_environment()["VLLM_CPU_OMP_THREADS_BIND"] == "1"
+    assert configure_cpu_environment()["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "1"
