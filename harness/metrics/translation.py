@@ -24,11 +24,17 @@ carry ``Unit.SCORE`` (0-100, shown as they are).
 
 The metrics own their sufficient statistics (``harness.api.metric.SufficientStatistics``): the segment rows
 above, and sacrebleu's formula on their sums, so paired tests resample segments without rescoring any text.
+
+Reference n-grams are extracted once per corpus of references and metric (``reference_info``): every FLORES
+direction into English of a run scores against the same English sentences (LIMIT samples are paired across
+languages). The statistics are the same as when extracting them again: this is sacrebleu's own path for
+references given in advance (``CHRF(references=...)`` keeps ``_ref_cache``), and scoring only reads them.
 """
 
 from __future__ import annotations
 
 import importlib.util
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,11 +56,21 @@ FLORES200_SPM_URL: str = SPM_MODELS[FLORES200_SPM]["url"]
 
 
 # -- per segment, then per corpus --------------------------------------------------------------------------
-def segment_statistics(scorer: SacrebleuMetric, hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
-    """One row of sufficient statistics per segment (one reference each), as sacrebleu extracts them."""
+def segment_statistics(
+    scorer: SacrebleuMetric,
+    hypotheses: Sequence[str],
+    references: Sequence[str],
+    reference_info: tuple[list[Any], int] | None = None,
+) -> np.ndarray:
+    """One row of sufficient statistics per segment (one reference each), as sacrebleu extracts them;
+    ``reference_info``: what ``reference_info`` gave for these references and this scorer's metric."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
-    stats = np.asarray(scorer._extract_corpus_statistics(list(hypotheses), [list(references)]))
+    if reference_info is None:
+        stats = np.asarray(scorer._extract_corpus_statistics(list(hypotheses), [list(references)]))
+    else:
+        scorer._ref_cache, scorer.num_refs = reference_info  # as CHRF(references=...) and BLEU(references=...) do
+        stats = np.asarray(scorer._extract_corpus_statistics(list(hypotheses), None))
     if stats.dtype.kind not in "iu":  # counts, summed exactly; a metric with real-valued statistics needs care
         raise TypeError(f"{type(scorer).__name__} statistics are not integer counts ({stats.dtype})")
     return stats.astype(np.int64)
@@ -63,6 +79,26 @@ def segment_statistics(scorer: SacrebleuMetric, hypotheses: Sequence[str], refer
 def score_from_statistics(scorer: SacrebleuMetric, totals: np.ndarray) -> float:
     """The corpus score from column sums of segment statistics (sacrebleu's own formula)."""
     return float(scorer._compute_score_from_stats([int(count) for count in totals]).score)
+
+
+# The reference n-grams of the last corpora each metric scored: two, since FLORES directions alternate eng->X and
+# X->eng (a chrF++ corpus of 1,012 FLORES sentences takes about 50 MiB).
+REFERENCE_CACHE_SIZE = 2
+_REFERENCES: dict[object, OrderedDict[tuple[str, ...], tuple[list[Any], int]]] = {}
+
+
+def reference_info(metric: object, scorer: SacrebleuMetric, references: tuple[str, ...]) -> tuple[list[Any], int]:
+    """sacrebleu's reference n-grams of ``references`` (``scorer._cache_references``) and its reference count,
+    extracted once for recent corpora of ``metric`` (hashable: equal metrics make equal scorers)."""
+    recent = _REFERENCES.setdefault(metric, OrderedDict())
+    if references in recent:
+        recent.move_to_end(references)
+        return recent[references]
+    info = (scorer._cache_references([list(references)]), scorer.num_refs)
+    recent[references] = info
+    while len(recent) > REFERENCE_CACHE_SIZE:
+        recent.popitem(last=False)
+    return info
 
 
 def bootstrap_scores(scorer: SacrebleuMetric, stats: np.ndarray, resamples: int, seed: int) -> np.ndarray:
@@ -163,8 +199,8 @@ class CorpusTranslationMetric:
         if not samples:
             raise ValueError(f"{self.name}: no samples to score")
         hypotheses = [_text(sample.extracted, "hypothesis") for sample in samples]
-        references = [_text(sample.gold, "reference") for sample in samples]
-        return segment_statistics(scorer, hypotheses, references)
+        references = tuple(_text(sample.gold, "reference") for sample in samples)
+        return segment_statistics(scorer, hypotheses, references, reference_info(self, scorer, references))
 
     def signature(self, scorer: SacrebleuMetric, score_name: str, n: int) -> str:
         # sacrebleu's signature names its own bootstrap this way (corpus_score(n_bootstrap=...) sets both).
@@ -234,6 +270,7 @@ __all__ = [
     "bootstrap_scores",
     "bootstrap_stderr",
     "flores200_spm_path",
+    "reference_info",
     "score_from_statistics",
     "segment_statistics",
     "sentence_chrf",

@@ -2,22 +2,20 @@
 
 A run folder ``<out>/<model-slug>/<run-id>/`` holds ``results.json`` (one ``RunResult``) and
 ``samples.jsonl`` (one ``SampleRecord`` per line). It is assembled under a hidden staging name and renamed
-into place only when complete, so an interrupted or failed run never leaves a partial folder behind.
+into place only when complete (samples stream into it as they are scored, ``results.json`` comes last), so a
+failed run never leaves a partial folder behind, and the next run removes that of a killed one (``.owner.json``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import enum
-import functools
 import json
 import math
 import os
 import re
 import secrets
 import shutil
-import types
-import typing
+import socket
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -34,6 +32,7 @@ from harness.records.schema import (
     SampleRecord,
     TaskResult,
 )
+from harness.records.typed_json import FieldError, from_json
 
 
 class StoredRun(NamedTuple):
@@ -43,9 +42,18 @@ class StoredRun(NamedTuple):
     result: RunResult
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def to_jsonable(record: Any) -> Any:
-    if dataclasses.is_dataclass(record) and not isinstance(record, type):
-        return {f.name: to_jsonable(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    """Records as plain JSON values: dataclasses as objects, tuples as lists, keys as strings, NaN as null.
+    Strings and numbers (most of a sample) return at once, and a dataclass's field names are looked up once
+    per class: the values of ``dataclasses.fields`` without its cost on every value of a run."""
+    if type(record) in _PLAIN:
+        return record
+    names = _field_names(type(record))
+    if names is not None:
+        return {name: to_jsonable(getattr(record, name)) for name in names}
     if isinstance(record, dict):
         return {str(k): to_jsonable(v) for k, v in record.items()}
     if isinstance(record, (list, tuple)):
@@ -53,6 +61,16 @@ def to_jsonable(record: Any) -> Any:
     if isinstance(record, float) and record != record:  # NaN is not JSON
         return None
     return record
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    """A dataclass's field names in order (None for other types; a dataclass *class* is not an instance of one)."""
+    if kind not in _FIELD_NAMES:
+        _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(kind)) if dataclasses.is_dataclass(kind) else None
+    return _FIELD_NAMES[kind]
 
 
 # Characters that JSON allows unescaped but that Python's str.splitlines (and many line readers) take for line
@@ -91,22 +109,35 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+OWNER_FILE = ".owner.json"  # in a staging folder: the process writing it (removed before the folder is published)
+
+
 class RunFolder:
-    """A run folder being written: staged under a hidden name, published by ``commit``, removed on failure."""
+    """A run folder being written: staged under a hidden name, published by ``commit``, removed on failure.
+    Creating one first removes the staging folders of killed runs beside it (``removed`` lists them)."""
 
     def __init__(self, out_dir: Path, slug: str, run_id: str) -> None:
         self.final = out_dir / slug / run_id
         self.staging = out_dir / slug / f".{run_id}.partial"
+        self.removed = remove_abandoned(out_dir / slug)
         try:
             self.staging.mkdir(parents=True, exist_ok=False)
-            probe = self.staging / ".write-test"
-            probe.write_text("ok")
-            probe.unlink()
+            (self.staging / OWNER_FILE).write_text(json.dumps(_owner()), encoding="utf-8")  # also a write test
+            self._samples = (self.staging / SAMPLES_FILE).open("w", encoding="utf-8", buffering=1 << 20)
         except OSError as error:
             raise OutputError(f"cannot write results under {out_dir}: {error.strerror or error}") from error
 
-    def write(self, result: RunResult, samples: Iterable[SampleRecord]) -> None:
-        atomic_write_text(self.staging / SAMPLES_FILE, "".join(dumps(s) + "\n" for s in samples))
+    def append(self, sample: SampleRecord) -> None:
+        """One line of ``samples.jsonl``, written as the sample is scored."""
+        self._samples.write(dumps(sample) + "\n")
+
+    def write(self, result: RunResult, samples: Iterable[SampleRecord] = ()) -> None:
+        """``samples`` after those appended, then ``samples.jsonl`` synced and ``results.json`` written, last."""
+        for sample in samples:
+            self.append(sample)
+        self._samples.flush()
+        os.fsync(self._samples.fileno())
+        self._samples.close()
         atomic_write_text(
             self.staging / RESULTS_FILE, json.dumps(to_jsonable(result), ensure_ascii=False, indent=2) + "\n"
         )
@@ -114,21 +145,62 @@ class RunFolder:
     def commit(self) -> Path:
         if self.final.exists():
             raise OutputError(f"run folder {self.final} already exists")
+        (self.staging / OWNER_FILE).unlink(missing_ok=True)
         os.replace(self.staging, self.final)
         return self.final
 
-    def publish(self, result: RunResult, samples: Iterable[SampleRecord]) -> StoredRun:
+    def publish(self, result: RunResult, samples: Iterable[SampleRecord] = ()) -> StoredRun:
         """Write the run's files and move the folder into place: the run as readers will see it."""
         self.write(result, samples)
         return StoredRun(self.commit(), result)
 
     def discard(self) -> None:
+        self._samples.close()
         shutil.rmtree(self.staging, ignore_errors=True)
         parent = self.staging.parent
         try:
             parent.rmdir()  # only when this run created it and it is empty
         except OSError:
             pass
+
+
+def remove_abandoned(parent: Path) -> list[Path]:
+    """Remove the staging folders (``.<run-id>.partial``) under ``parent`` of killed runs: those whose owner
+    file names this host and PID namespace and a process that is gone. Kept: a folder without a readable owner
+    file (an older xlh's, or one being created), another machine's, and any whose PID is in use (maybe reused)."""
+    me, removed = _owner(), []
+    for staging in sorted(parent.glob(".*.partial")) if parent.is_dir() else []:
+        try:
+            owner = json.loads((staging / OWNER_FILE).read_text(encoding="utf-8"))
+            mine = (owner["host"], owner["pid_namespace"]) == (me["host"], me["pid_namespace"])
+            dead = mine and isinstance(owner["pid"], int) and not _alive(owner["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if dead:
+            shutil.rmtree(staging, ignore_errors=True)
+            removed.append(staging)
+    return removed
+
+
+def _owner() -> dict[str, Any]:
+    """This process as an owner file names it (the PID namespace tells containers with one host name apart)."""
+    try:
+        namespace: str | None = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = None
+    return {"pid": os.getpid(), "host": socket.gethostname(), "pid_namespace": namespace}
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return True  # not one process: never signal a group
+    try:
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # EPERM: another user's live process
+    return True
 
 
 def read_sample_scores(path: Path) -> dict[SampleKey, dict[str, SampleScore]]:
@@ -210,8 +282,8 @@ def parse_run(document: Any, file: Path) -> RunResult:
     if version < OLDEST_SCHEMA:
         raise DataError(f"unknown results schema {version}", file)
     try:
-        return _typed(RunResult, _upgrade(document, version), "")
-    except _FieldError as error:
+        return from_json(RunResult, _upgrade(document, version), "")
+    except FieldError as error:
         raise DataError(f"results schema {version}: {error}", file) from None
 
 
@@ -229,86 +301,6 @@ def _upgrade(document: dict[str, Any], version: int) -> dict[str, Any]:
         else:
             tasks.append(task)
     return {**document, "tasks": tasks}
-
-
-class _FieldError(Exception):
-    pass
-
-
-def _typed(kind: Any, value: Any, where: str) -> Any:
-    """``value`` (parsed JSON) as ``kind``: dataclasses field by field (missing fields take their defaults,
-    unknown ones are ignored), containers item by item. Errors name the field's path."""
-    origin = typing.get_origin(kind)
-    if kind is Any:
-        return value
-    if origin in (types.UnionType, typing.Union):
-        options = typing.get_args(kind)
-        if value is None and type(None) in options:
-            return None
-        last: _FieldError | None = None
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _typed(option, value, where)
-            except _FieldError as error:
-                last = error
-        raise last or _FieldError(f"{where or 'record'}: unexpected null")
-    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
-        if not isinstance(value, dict):
-            raise _FieldError(f"{where or 'record'}: expected an object, got {type(value).__name__}")
-        hints = _hints(kind)
-        arguments = {}
-        for spec in dataclasses.fields(kind):
-            path = f"{where}.{spec.name}" if where else spec.name
-            if spec.name in value:
-                arguments[spec.name] = _typed(hints[spec.name], value[spec.name], path)
-            elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
-                if not _optional(hints[spec.name]):
-                    raise _FieldError(f"missing field {path!r}")
-                arguments[spec.name] = None  # a field older writers did not have
-        return kind(**arguments)
-    if origin is dict:
-        key_kind, value_kind = typing.get_args(kind)
-        if not isinstance(value, dict):
-            raise _FieldError(f"{where}: expected an object, got {type(value).__name__}")
-        return {str(k): _typed(value_kind, v, f"{where}.{k}") for k, v in value.items()}
-    if origin is list:
-        (item_kind,) = typing.get_args(kind)
-        if not isinstance(value, list):
-            raise _FieldError(f"{where}: expected a list, got {type(value).__name__}")
-        return [_typed(item_kind, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if kind is float:
-        if value is None:
-            return math.nan  # NaN is written as null
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-    elif kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif kind is str:
-        if isinstance(value, str):
-            return value
-    elif isinstance(kind, type) and issubclass(kind, enum.Enum):
-        try:
-            return kind(value)
-        except ValueError:
-            raise _FieldError(f"{where}: unknown value {value!r}") from None
-    elif kind is bool:
-        if isinstance(value, bool):
-            return value
-    elif kind is object:
-        return value
-    raise _FieldError(f"{where}: expected {getattr(kind, '__name__', kind)}, got {value!r}"[:300])
-
-
-def _optional(kind: Any) -> bool:
-    return typing.get_origin(kind) in (types.UnionType, typing.Union) and type(None) in typing.get_args(kind)
-
-
-@functools.cache
-def _hints(kind: type) -> dict[str, Any]:
-    return typing.get_type_hints(kind)
 
 
 def run_folders(root: Path) -> list[Path]:

@@ -1,5 +1,10 @@
 """One evaluation run: select tasks and languages, load data, ask the backend once per request kind for
-every task and language together, score, aggregate, and write the run folder atomically."""
+every task and language together, score, aggregate, and write the run folder atomically.
+
+Scoring streams: each sample is written to the staging folder's ``samples.jsonl`` as it is scored and then
+let go, and a language is aggregated as soon as its last sample is scored, so that what a run holds after
+the backend has answered shrinks as it goes; only the ``SampleScore`` objects of one language at a time are
+kept (what ``Metric.aggregate`` needs), never every ``SampleRecord`` of a run."""
 
 from __future__ import annotations
 
@@ -8,13 +13,13 @@ import hashlib
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 import harness
 from harness.api.languages import Language
-from harness.api.metric import SampleScore
+from harness.api.metric import Metric, SampleScore
 from harness.api.requests import Answer, ChoiceRequest, Generation, GenerationRequest, Request, Response
 from harness.api.task import Example, Shot
 from harness.backends import create_backend
@@ -79,6 +84,8 @@ def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
     created = datetime.now(timezone.utc)
     run_id = _run_id(config, created)
     folder = RunFolder(config.out_dir, model_slug(config.model), run_id)
+    for removed in folder.removed:
+        print(f"xlh: removed {removed}, left behind by a run that was killed", file=sys.stderr)
     try:
         units, data_infos, skipped = _prepare(plan, config)
         if not units:
@@ -98,7 +105,7 @@ def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
         answered_at = time.perf_counter()
         if cached.store is not None:
             cached.store.close()
-        tasks, samples = _score(plan, units, data_infos, skipped, config)
+        tasks = _score(plan, units, data_infos, skipped, config, folder)
         result = RunResult(
             schema_version=SCHEMA_VERSION,
             run_id=run_id,
@@ -124,7 +131,7 @@ def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
                 "requests_computed": cached.computed,
             },
         )
-        return folder.publish(result, samples)
+        return folder.publish(result)
     except BaseException:
         folder.discard()
         raise
@@ -253,16 +260,27 @@ def _score(
     infos: dict[tuple[str, str], DataInfo],
     skipped: dict[tuple[str, str], str],
     config: RunConfig,
-) -> tuple[list[TaskResult], list[SampleRecord]]:
-    samples: list[SampleRecord] = []
-    per_language: dict[tuple[str, str], list[SampleScore]] = {}
-    units_of: dict[tuple[str, str], list[_Unit]] = {}
-    for unit in units:
-        units_of.setdefault((unit.selection.key, unit.language.code), []).append(unit)
+    folder: RunFolder,
+) -> list[TaskResult]:
+    """Score every unit in order, appending its sample to ``folder`` and letting it go (``units`` is emptied),
+    and aggregate each task and language once its last unit is scored (``_prepare`` keeps them together)."""
+    metrics = {selection.key: selection.task.metrics(selection.variant) for selection, _ in plan}
+    languages: dict[tuple[str, str], LanguageResult] = {}
+    group: _Group | None = None
+    units.reverse()  # popped from the end: file order, and each unit freed once written
+    while units:
+        unit = units.pop()
+        key = (unit.selection.key, unit.language.code)
+        if group is None or group.key != key:
+            if group is not None:
+                languages[group.key] = group.result(metrics[group.key[0]], infos[group.key])
+            if key in languages:
+                raise AssertionError(f"{key} is not contiguous in the run's units")
+            group = _Group(key, unit.language)
         task, variant = unit.selection.task, unit.selection.variant
         scored = task.score(unit.example, unit.language, variant, unit.responses)
-        per_language.setdefault((unit.selection.key, unit.language.code), []).append(scored)
-        samples.append(
+        group.add(scored, unit)
+        folder.append(
             SampleRecord(
                 task=task.name,
                 variant=variant,
@@ -279,28 +297,17 @@ def _score(
                 finish_reasons=unit.finish_reasons,
             )
         )
+    if group is not None:
+        languages[group.key] = group.result(metrics[group.key[0]], infos[group.key])
     results = []
     sampled = config.limit is not None and config.limit_mode == "sample"
-    for selection, languages in plan:
+    for selection, selected in plan:
         task = selection.task
-        metrics = task.metrics(selection.variant)
-        language_results = {}
-        for language in languages:
-            key = (selection.key, language.code)
-            if key not in per_language:
-                continue
-            scores = per_language[key]
-            mine = units_of[key]
-            language_results[language.code] = LanguageResult(
-                code=language.code,
-                flores=language.flores,
-                name=language.name,
-                n=len(scores),
-                metrics={metric.name: metric.aggregate(scores) for metric in metrics},
-                data=infos[key],
-                truncated=sum(1 for unit in mine if unit.truncated_tokens),
-                length_capped=sum(1 for unit in mine if "length" in unit.finish_reasons),
-            )
+        language_results = {
+            lang.code: languages[(selection.key, lang.code)]
+            for lang in selected
+            if (selection.key, lang.code) in languages
+        }
         results.append(
             TaskResult(
                 name=task.name,
@@ -314,14 +321,40 @@ def _score(
                 limit_mode=config.limit_mode if config.limit is not None else None,
                 limit_seed=config.limit_seed if sampled else None,
                 limit_sampler=SAMPLER_VERSION if sampled else None,
-                metrics=[metric.name for metric in metrics],
+                metrics=[metric.name for metric in metrics[selection.key]],
                 languages=language_results,
                 skipped={lang: why for (key, lang), why in skipped.items() if key == selection.key},
                 notes=list(task.notes(selection.variant)),
             )
         )
     _warn_cut(results)
-    return results, samples
+    return results
+
+
+class _Group:
+    """What aggregating one task and language needs of its scored units: their scores and two counts."""
+
+    def __init__(self, key: tuple[str, str], language: Language) -> None:
+        self.key, self.language = key, language
+        self.scores: list[SampleScore] = []
+        self.truncated = self.length_capped = 0
+
+    def add(self, scored: SampleScore, unit: _Unit) -> None:
+        self.scores.append(scored)
+        self.truncated += 1 if unit.truncated_tokens else 0
+        self.length_capped += 1 if "length" in unit.finish_reasons else 0
+
+    def result(self, metrics: Sequence[Metric], info: DataInfo) -> LanguageResult:
+        return LanguageResult(
+            code=self.language.code,
+            flores=self.language.flores,
+            name=self.language.name,
+            n=len(self.scores),
+            metrics={metric.name: metric.aggregate(self.scores) for metric in metrics},
+            data=info,
+            truncated=self.truncated,
+            length_capped=self.length_capped,
+        )
 
 
 def _warn_cut(results: list[TaskResult]) -> None:

@@ -190,3 +190,27 @@ def test_spbleu_with_a_local_model_equals_sacrebleus_flores200_bleu(
     task = Flores200(sacrebleu_folder=tmp_path)
     assert [metric.name for metric in task.metrics("default")] == ["chrf++", "bleu", "spbleu"]
     assert task.notes("default") == ()
+
+
+def test_cached_reference_ngrams_change_no_statistic_value_or_signature(corpus) -> None:
+    """Scoring against references seen before reuses their n-grams (``reference_info``): the statistics, value,
+    stderr and signature are those of sacrebleu extracting them again, hit or miss, and old corpora drop out."""
+    from harness.metrics import translation
+
+    hypotheses, references = corpus
+    others = [_drop_words(reference, every=2) for reference in references]
+    for metric in (ChrF(), Bleu(), ChrF(word_order=0)):
+        translation._REFERENCES.clear()
+        cached = [metric.aggregate(_samples(hyps, references)) for hyps in (hypotheses, others, hypotheses)]
+        assert list(translation._REFERENCES[metric]) == [tuple(references)]  # extracted once, used three times
+        for hyps, value in zip((hypotheses, others, hypotheses), cached, strict=True):
+            stats = metric.item_statistics(_samples(hyps, references))
+            fresh = segment_statistics(metric.scorer(), hyps, references)  # no cache: sacrebleu extracts them
+            assert np.array_equal(stats, fresh)
+            translation._REFERENCES.clear()
+            assert metric.aggregate(_samples(hyps, references)) == value
+            assert "nrefs:1" in value.signature
+    bleu = Bleu()
+    for start in range(3):  # three corpora: the first drops out
+        bleu.aggregate(_samples(hypotheses[start:], references[start:]))
+    assert list(translation._REFERENCES[bleu]) == [tuple(references[1:]), tuple(references[2:])]

@@ -209,3 +209,104 @@ def test_the_stored_runs_are_what_make_runs_writes() -> None:
     assert to_jsonable(read_run(FIXTURE_RUNS["merged"])) == to_jsonable(result), stale
     groups = read_sample_scores(FIXTURE_RUNS["merged"] / SAMPLES_FILE)
     assert sum(len(items) for items in groups.values()) == len(samples)
+
+
+# -- writing: streamed samples, the JSON of records, staging folders of killed runs ------------------------------
+def _reference_to_jsonable(record: object) -> object:
+    """The recursive conversion ``to_jsonable`` replaced (its output must not change)."""
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
+        return {f.name: _reference_to_jsonable(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    if isinstance(record, dict):
+        return {str(k): _reference_to_jsonable(v) for k, v in record.items()}
+    if isinstance(record, (list, tuple)):
+        return [_reference_to_jsonable(v) for v in record]
+    if isinstance(record, float) and record != record:
+        return None
+    return record
+
+
+def test_to_jsonable_is_the_recursive_conversion_it_replaced() -> None:
+    from collections import OrderedDict
+
+    from harness.api.metric import MetricValue, Unit
+    from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
+
+    class Keyed(dict):
+        pass
+
+    values = [
+        GenerationRequest("p", ("\n", "Q:"), 12),
+        ChoiceRequest("c", ("a", "b")),
+        ChoiceScores((-1.5, math.nan), (1, 2), (True, False), 3),
+        Generation("t", "length", 2),
+        MetricValue(math.nan, None, "sig", Unit.SCORE),
+        {1: (1, 2.5), None: [math.nan, {"x": True}], 2.0: OrderedDict(a=1)},
+        Keyed(a=(1,)),
+        [Unit.FRACTION, math.inf, -0.0, "\u2028"],
+        read_run(FIXTURE_RUNS["base"]),
+    ]
+    for value in values:
+        converted = to_jsonable(value)
+        assert converted == _reference_to_jsonable(value)
+        assert json.dumps(converted) == json.dumps(_reference_to_jsonable(value))
+    assert to_jsonable(GenerationRequest) is GenerationRequest  # a dataclass class is not a record
+
+
+def test_appended_samples_are_written_as_write_writes_them(tmp_path: Path) -> None:
+    run = read_run(FIXTURE_RUNS["base"])
+    samples = [
+        SampleRecord(
+            "sib200", "prompt_1", "test", "eng_Latn", str(i), [{"context": "c\u2028"}], [], i, 0, {"acc": math.nan}
+        )
+        for i in range(3)
+    ]
+    streamed = RunFolder(tmp_path / "streamed", "model", run.run_id)
+    for sample in samples[:2]:
+        streamed.append(sample)
+    streamed.publish(run, samples[2:])
+    whole = RunFolder(tmp_path / "whole", "model", run.run_id).publish(run, samples)
+    for name in (SAMPLES_FILE, "results.json"):
+        assert (streamed.final / name).read_bytes() == (whole.folder / name).read_bytes()
+    assert sorted(p.name for p in whole.folder.iterdir()) == ["results.json", SAMPLES_FILE]  # no owner file
+
+
+def _staged(out: Path, run_id: str, owner: dict[str, object] | None) -> Path:
+    from harness.records.io import OWNER_FILE
+
+    staging = out / "model" / f".{run_id}.partial"
+    staging.mkdir(parents=True)
+    (staging / SAMPLES_FILE).write_text("{}\n")
+    if owner is not None:
+        (staging / OWNER_FILE).write_text(json.dumps(owner))
+    return staging
+
+
+def test_staging_folders_of_killed_runs_are_removed_and_no_other(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from harness.records.io import OWNER_FILE, remove_abandoned
+
+    folder = RunFolder(tmp_path, "model", "live")
+    me = json.loads((folder.staging / OWNER_FILE).read_text())
+    assert me["pid"] == os.getpid()
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    dead = _staged(tmp_path, "dead", {**me, "pid": ended.pid})
+    kept = [
+        _staged(tmp_path, "other-host", {**me, "pid": ended.pid, "host": "elsewhere"}),
+        _staged(tmp_path, "other-namespace", {**me, "pid": ended.pid, "pid_namespace": "pid:[1]"}),
+        _staged(tmp_path, "alive", {**me, "pid": os.getppid()}),
+        _staged(tmp_path, "no-owner", None),
+        _staged(tmp_path, "bad-owner", {"pid": "1"}),
+        _staged(tmp_path, "group", {**me, "pid": 0}),
+    ]
+    assert remove_abandoned(tmp_path / "model") == [dead]
+    assert not dead.exists() and folder.staging.is_dir() and all(staging.is_dir() for staging in kept)
+
+    again = _staged(tmp_path, "dead-again", {**me, "pid": ended.pid})
+    second = RunFolder(tmp_path, "model", "next")  # a new run cleans up before it starts
+    assert second.removed == [again] and not again.exists() and folder.staging.is_dir()
+    second.discard()
+    folder.discard()

@@ -132,3 +132,44 @@ def test_truncation_and_length_caps_are_counted_and_warned_once(tiny_model, data
     for code in ("en", "de"):
         assert err.count(f"mgsm:direct@test/{code}: 3 of 3 samples had their prompt cut") == 1
     assert "sib200" not in err
+
+
+def test_a_run_removes_the_staging_folder_of_a_killed_run_and_no_other(tiny_model, data_dir, tmp_path, capsys) -> None:
+    """A killed run cannot remove its staging folder: the next run into the same model folder does, when the
+    folder's owner process is gone; a live run's (here: ours) stays."""
+    import subprocess
+    import sys
+
+    from harness.records.io import OWNER_FILE, RunFolder, model_slug
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    live = RunFolder(tmp_path, model_slug(str(tiny_model)), "live")
+    killed = RunFolder(tmp_path, model_slug(str(tiny_model)), "killed")
+    owner = json.loads((killed.staging / OWNER_FILE).read_text())
+    (killed.staging / OWNER_FILE).write_text(json.dumps({**owner, "pid": ended.pid}))
+    config = RunConfig(model=str(tiny_model), tasks=("sib200",), languages=("eng_Latn",), limit=2, data_dir=data_dir,
+                       out_dir=tmp_path, cache=None, backend_options={"progress": False})  # fmt: skip
+    folder = run(config).folder
+    assert not killed.staging.exists() and live.staging.is_dir()
+    assert f"removed {killed.staging}, left behind by a run that was killed" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["results.json", "samples.jsonl"]
+    live.discard()
+
+
+def test_a_run_failing_while_samples_stream_leaves_nothing(tiny_model, data_dir, tmp_path, monkeypatch) -> None:
+    task = get_task("sib200")
+    score, calls = type(task).score, []
+
+    def failing(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # two samples are already in the staging folder's samples.jsonl
+            raise RuntimeError("scoring failed")
+        return score(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(task), "score", failing)
+    config = RunConfig(model=str(tiny_model), tasks=("sib200",), languages=("eng_Latn",), limit=4, data_dir=data_dir,
+                       out_dir=tmp_path, cache=None, backend_options={"progress": False})  # fmt: skip
+    with pytest.raises(RuntimeError, match="scoring failed"):
+        run(config)
+    assert list(tmp_path.iterdir()) == []
