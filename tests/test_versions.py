@@ -35,6 +35,7 @@ IGNORED = frozenset({"harness.errors", "harness.data", "harness.api.registry"})
 ENCODING_MODULES = (
     "harness.api.requests",
     "harness.backends.tokenization",
+    "harness.backends.stops",
     "harness.backends.scoring",
     "harness.backends.chat",
     "harness.backends.hf",

@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, Genera
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.model_folder import require_model_folder_if_local
 from harness.backends.scoring import encode_for_scoring
+from harness.backends.stops import cut_at_stop, eos_ids, finish_reason
 from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
 from harness.errors import ConfigError, ModelError
 
@@ -250,7 +251,7 @@ class TransformersBackend:
         )
         generated = output[:, width:].tolist()
         texts = self.tokenizer.batch_decode(generated, skip_special_tokens=True)
-        eos = _eos_ids(self.model.generation_config)
+        eos = eos_ids(self.model.generation_config)
         return [
             Generation(
                 text=cut_at_stop(text, request.stop),
@@ -265,39 +266,6 @@ class TransformersBackend:
             if candidate is not None:
                 return int(candidate)
         return 0
-
-
-def finish_reason(text: str, stop: Sequence[str], token_ids: Sequence[int], eos_ids: Collection[int]) -> str:
-    """Why a generation ended, from its decoded ``text`` (stop sequences not yet cut) and its token ids.
-
-    "stop" when a stop sequence occurs in the text (decoding halts as soon as one appears, so nothing,
-    EOS included, can follow it), else "eos" when an end-of-sequence token was generated, else "length".
-    The rule vLLM applies (``vllm_finish_reason``): the backends agree on the same generations.
-    """
-    if any(sequence and sequence in text for sequence in stop):
-        return "stop"
-    if any(token in eos_ids for token in token_ids):
-        return "eos"
-    return "length"
-
-
-def _eos_ids(generation_config: Any) -> frozenset[int]:
-    """The token ids ``model.generate`` stops at (the generation config's ``eos_token_id``: one or a list)."""
-    value = getattr(generation_config, "eos_token_id", None)
-    if value is None:
-        return frozenset()
-    return frozenset([int(value)] if isinstance(value, int) else (int(v) for v in value))
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    """The text before the earliest occurrence of any stop sequence."""
-    cut = len(text)
-    for sequence in stop:
-        if sequence:
-            found = text.find(sequence)
-            if found != -1:
-                cut = min(cut, found)
-    return text[:cut]
 
 
 class _StopStrings(transformers.StoppingCriteria):

@@ -42,9 +42,9 @@ import harness
 from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.chat import ChatTemplate
-from harness.backends.hf import cut_at_stop
 from harness.backends.openai_server import local_vocab_size, pick_served_model, tokenizer_limit
 from harness.backends.scoring import TokenScores, choice_scores, encode_for_scoring
+from harness.backends.stops import cut_at_stop
 from harness.backends.tokenization import fit_generation, special_tokens_kwargs
 from harness.backends.vllm_engine import vllm_finish_reason
 from harness.errors import ConfigError, ModelError

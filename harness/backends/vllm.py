@@ -42,9 +42,9 @@ import harness
 from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.chat import ChatTemplate
-from harness.backends.hf import cut_at_stop
 from harness.backends.model_folder import require_model_folder_if_local
 from harness.backends.scoring import SharedPlan, TokenScores, choice_scores, encode_for_scoring, shared_plan
+from harness.backends.stops import cut_at_stop
 from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
 from harness.backends.vllm_engine import (
     configure_cpu_environment,

@@ -10,7 +10,7 @@ import torch
 from harness.api.registry import get_task
 from harness.api.requests import ChoiceRequest, Generation, GenerationRequest
 from harness.backends import GenerationParams, create_backend
-from harness.backends.hf import cut_at_stop, finish_reason
+from harness.backends.stops import cut_at_stop, finish_reason
 from harness.backends.tokenization import encode_choice
 from harness.errors import ConfigError, ModelError
 from tests.backends.conftest import long_text
