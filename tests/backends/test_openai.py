@@ -56,7 +56,11 @@ class Server:
         ]
         env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
         with log.open("w") as out:
-            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+            # Its own process group: the server spawns an engine process, which a signal to the server alone
+            # would leave running (2 GB each, one per test run).
+            self.process = subprocess.Popen(
+                command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+            )
         self._wait_until_healthy()
 
     @property
@@ -78,16 +82,23 @@ class Server:
         pytest.fail(f"the vLLM server did not answer /health in {START_TIMEOUT_S} s:\n{self.log.read_text()[-3000:]}")
 
     def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
+        self._signal_group(signal.SIGKILL)
         self.process.wait(timeout=30)
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.terminate()
+            self._signal_group(signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._signal_group(signal.SIGKILL)  # whatever of the group outlived the server (its engine process)
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture(scope="module")
