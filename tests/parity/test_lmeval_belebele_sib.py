@@ -22,7 +22,7 @@ from harness.backends import GenerationParams
 from harness.run.runner import RunConfig, run
 from tasks.belebele import Belebele
 from tasks.sib200 import LABELS, PROMPTS, Sib200, SibExample, prompt
-from tests.parity.lmeval_helpers import belebele_record, lmeval_yaml, run_lmeval_output, write_jsonl
+from tests.parity.lmeval_helpers import SIB_OVERRIDES, belebele_record, lmeval_yaml, run_lmeval_output, write_jsonl
 from tests.tolerances import assert_loglikelihoods_match
 
 pytestmark = pytest.mark.slow
@@ -30,21 +30,6 @@ pytestmark = pytest.mark.slow
 LIMIT = 12
 BELEBELE_LANGS = ("eng_Latn", "deu_Latn")
 SIB_LANGS = {"eng_Latn": "eng", "fra_Latn": "fra", "hau_Latn": "hau", "swh_Latn": "swa"}  # code -> AfroBench name
-SIB_OVERRIDES = (
-    # AfroBench's template loads few-shot documents eagerly from `fewshot_split: validation`, which this
-    # one-split local dataset lacks; at 0 shots they are never used.
-    "fewshot_split: test",
-    # Only metric_list is overridden otherwise: its `hf_evaluate: true` on f1 makes lm-eval call
-    # `evaluate.load("f1")`, i.e. the Hub (offline it fails and logs an error), and acc_norm is added for the
-    # comparison. f1 keeps lm-eval's own aggregation, utils.weighted_f1_score: the utils.py written beside this
-    # YAML re-exports lm_eval.utils.weighted_f1_score, exactly as AfroBench's prompt_N/utils.py does.
-    "metric_list:",
-    "  - metric: f1",
-    "    aggregation: !function utils.weighted_f1_score",
-    "    higher_is_better: true",
-    "  - metric: acc",
-    "  - metric: acc_norm",
-)
 # AfroBench languages whose hand-typed English name (lm-eval) differs from CLDR's (xlh), see tasks/sib200.py.
 NAMES_DIFFERING_FROM_LMEVAL = {
     "kbp_Latn",
