@@ -28,7 +28,7 @@ from harness.analysis.board import LMEVAL, LMEVAL_IDENTITY, BoardEntry, ColumnCo
 from harness.api.metric import Unit
 from harness.api.registry import get_task
 from harness.errors import ConfigError, DataError
-from harness.records.comparability import ModelIdentity, Setting, data_key, sampling_of
+from harness.records.comparability import ModelIdentity, Setting, data_key, sampling_of, shown_name
 from harness.records.schema import DataInfo
 
 
@@ -154,14 +154,6 @@ def lmeval_identity(doc: dict[str, Any], name: str) -> ModelIdentity:
     )
 
 
-def _shown_name(name: str) -> str:
-    """A Hub id (``org/name``) or short name as given, else a folder's last part: the rule of
-    ``comparability.run_name`` for a name that lm-eval recorded."""
-    if name.startswith(("/", ".", "~")) or name.count("/") > 1:
-        return name.rstrip("/").rsplit("/", 1)[-1] or name
-    return name
-
-
 def _lmeval_language(spec: LmEvalTask, match: re.Match[str], config: dict[str, Any]) -> tuple[str, str, str]:
     task = get_task(spec.task)
     # SIB's task names carry ISO 639-3 only; the YAML's dataset_name has the script (``yor_Latn``).
@@ -270,7 +262,7 @@ def read_lmeval(doc: dict[str, Any], path: Path, notes: list[str]) -> list[Board
         )
     if unmapped:
         notes.append(f"{path}: lm-eval tasks not imported (no xlh counterpart): {', '.join(sorted(unmapped))}")
-    display = f"{_shown_name(name)} (lm-eval)"
+    display = f"{shown_name(name)} (lm-eval)"
     return [
         BoardEntry(identity, display, None, config, languages, path.stem, created, path, name, harness)
         for config, languages in grouped.items()

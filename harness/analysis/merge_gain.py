@@ -31,13 +31,8 @@ def find_parent(entries: Sequence[Entry], parent: str) -> tuple[Entry | None, li
     chat run named like its base is not the parent a recipe merged) comes first, then table order."""
     resolved = str(Path(parent).expanduser().resolve())
     found = [e for e in entries if parent in e.aliases() or resolved == e.run.model.local_path]
-    found.sort(key=lambda entry: not _plain(entry))  # stable: table order within each kind
+    found.sort(key=lambda entry: not entry.identity.plain)  # stable: table order within each kind
     return (found[0] if found else None), found
-
-
-def _plain(entry: Entry) -> bool:
-    identity = entry.identity
-    return identity.adapter is None and identity.served_model is None and identity.chat_template is None
 
 
 def merge_gain_table(

@@ -43,7 +43,7 @@ def runs_of(model: StudyModel, runs: Sequence[StoredRun]) -> list[StoredRun]:
     found = []
     for stored in runs:
         identity = ModelIdentity.of(stored.result)
-        if identity != ModelIdentity(identity.weights):
+        if not identity.plain:
             continue  # an adapter, a chat template or a served model: not the study's plain model
         if fingerprint is not None:
             mine = identity.weights == fingerprint

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from harness.records.schema import DataInfo, LanguageResult, RunResult, TaskResult
+from harness.records.schema import DataInfo, RunResult, TaskResult
 
 # -- which items -------------------------------------------------------------------------------------------
 LIMIT_MODES = ("sample", "first")  # "sample": the seeded stratified order; "first": the file's first N (lm-eval)
@@ -74,6 +74,11 @@ class ModelIdentity:
             served_model=str(served) if served is not None else None,
             chat_template=(str(template) if template else "unrecorded") if chat else None,
         )
+
+    @property
+    def plain(self) -> bool:
+        """The weights alone: no adapter, no server in between, no chat template (a study's model, a parent)."""
+        return self == ModelIdentity(self.weights)
 
     def short(self) -> str:
         """A few words that tell identities apart: ``e4714e9``, ``e4714e9 +lora 1a2b3c4``, ``... chat 5d6e7f8``."""
@@ -251,10 +256,6 @@ def compare(run_a: RunResult, task_a: TaskResult, run_b: RunResult, task_b: Task
     return Comparison(differences, languages, data_lines)
 
 
-def same_data(a: LanguageResult, b: LanguageResult) -> bool:
-    return data_key(a.data) == data_key(b.data)
-
-
 # -- which run -----------------------------------------------------------------------------------------------
 R = TypeVar("R")
 
@@ -291,12 +292,15 @@ def distinct_names(names: Mapping[ModelIdentity, str]) -> dict[ModelIdentity, st
 def run_name(run: RunResult) -> str:
     """A run's display name: the one it was given (a study's name, ``--name``), else the model as given (a Hub
     id, a short name), else its folder's name."""
-    if run.display_name:
-        return run.display_name
-    name = run.model.name_or_path
-    if name.startswith(("/", ".", "~")) or name.count("/") > 1:
-        return name.rstrip("/").rsplit("/", 1)[-1] or name
-    return name
+    return run.display_name or shown_name(run.model.name_or_path)
+
+
+def shown_name(name_or_path: str) -> str:
+    """A model as given on the command line, as tables show it: a Hub id (``org/name``) or short name as it is,
+    a folder by its last part."""
+    if name_or_path.startswith(("/", ".", "~")) or name_or_path.count("/") > 1:
+        return name_or_path.rstrip("/").rsplit("/", 1)[-1] or name_or_path
+    return name_or_path
 
 
 __all__ = [
@@ -312,8 +316,8 @@ __all__ = [
     "latest",
     "metric_signature",
     "run_name",
-    "same_data",
     "sampling_of",
     "setting_differences",
+    "shown_name",
     "task_sampling",
 ]

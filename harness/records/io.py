@@ -291,15 +291,10 @@ def _upgrade(document: dict[str, Any], version: int) -> dict[str, Any]:
     """An older document in the current shape. Before schema 4 a LIMIT took the first N items of each file."""
     if version >= 4:
         return document
-    tasks = []
-    for task in document.get("tasks") or []:
-        if isinstance(task, dict):
-            task = dict(task)
-            if task.get("limit") is not None:
-                task.setdefault("limit_mode", "first")
-            tasks.append(task)
-        else:
-            tasks.append(task)
+    tasks = [
+        {"limit_mode": "first", **task} if isinstance(task, dict) and task.get("limit") is not None else task
+        for task in document.get("tasks") or []
+    ]
     return {**document, "tasks": tasks}
 
 

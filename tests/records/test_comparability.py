@@ -62,6 +62,11 @@ def test_what_tells_each_other_model_apart() -> None:
     assert run("other_base").model.name_or_path.rsplit("/", 1)[-1] == run("base").model.name_or_path.rsplit("/", 1)[-1]
 
 
+def test_only_the_weights_alone_are_the_plain_model() -> None:
+    assert ModelIdentity.of(run("base")).plain and ModelIdentity.of(run("other_base")).plain
+    assert not any(ModelIdentity.of(run(short)).plain for short in ("base_lora", "base_chat", "base_openai"))
+
+
 @pytest.mark.parametrize("short", ["base_full_fp", "base_sampled", "base_limit", "base_schema3"])
 def test_the_full_fingerprint_and_other_settings_keep_the_model(short: str) -> None:
     assert ModelIdentity.of(run(short)) == ModelIdentity.of(run("base"))
