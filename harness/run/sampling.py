@@ -27,7 +27,7 @@ from typing import TypeVar
 
 from harness.api.task import Example
 from harness.errors import ConfigError
-from harness.records.comparability import DEFAULT_LIMIT_MODE, LIMIT_MODES, sampling_of
+from harness.records.comparability import DEFAULT_LIMIT_MODE, LIMIT_MODES
 from harness.seeds import DEFAULT_SEED
 
 DEFAULT_LIMIT_SEED = DEFAULT_SEED
@@ -91,5 +91,4 @@ __all__ = [
     "check_limit_mode",
     "limit_examples",
     "sample_order",
-    "sampling_of",
 ]

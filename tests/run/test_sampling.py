@@ -10,7 +10,8 @@ import pytest
 
 from harness.api.registry import get_task
 from harness.errors import ConfigError
-from harness.run.sampling import limit_examples, sample_order, sampling_of
+from harness.records.comparability import sampling_of
+from harness.run.sampling import limit_examples, sample_order
 
 
 @dataclass(frozen=True)
