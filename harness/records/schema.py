@@ -73,7 +73,7 @@ class TaskResult:
 class RunResult:
     schema_version: int
     run_id: str
-    created_at: str
+    created_at: str  # ISO 8601, UTC; microseconds since 2026-11-29 (seconds before: they still sort first)
     xlh_version: str
     command: list[str]
     model: ModelInfo

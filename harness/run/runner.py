@@ -109,7 +109,9 @@ def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
         result = RunResult(
             schema_version=SCHEMA_VERSION,
             run_id=run_id,
-            created_at=created.isoformat(timespec="seconds"),
+            # Microseconds: "the newest run" of a model and setting is decided by this time (then the run id,
+            # whose suffix is random), and two quick runs often start in the same second.
+            created_at=created.isoformat(timespec="microseconds"),
             xlh_version=harness.__version__,
             command=list(config.command),
             model=model,

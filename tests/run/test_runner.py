@@ -90,6 +90,8 @@ def test_a_limit_run_records_its_sample_and_pairs_languages(tiny_model: Path, da
     assert first_task["languages"]["eng_Latn"]["data"]["sample_ids"] != ids["eng_Latn"]
     first_golds = {json.loads(line)["gold"] for line in (first / "samples.jsonl").read_text().splitlines()}
     assert len(first_golds) == 1  # the test files are sorted by topic
+    # Two quick runs, often within one second: their times still say which is newer (comparability.latest).
+    assert json.loads((first / "results.json").read_text())["created_at"] > result["created_at"]
 
 
 def test_two_splits_of_one_task_stay_apart(tiny_model: Path, data_dir: Path, tmp_path: Path) -> None:
