@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.errors import DataError
 
@@ -24,12 +25,38 @@ def require_file(path: Path) -> Path:
     return path
 
 
-def sha256_file(path: Path) -> str:
+FileVersion = tuple[str, int, int, int]  # path, size, modification time (ns), inode
+T = TypeVar("T")
+
+
+def file_version(path: Path) -> FileVersion:
+    """What identifies one version of a file: a rewritten or replaced file gets another."""
+    stat = path.stat()
+    return (str(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+
+
+def per_file_version(read: Callable[[Path], T], versions: int = 16) -> Callable[[Path], T]:
+    """``read`` done once per version of a file (the last ``versions`` kept): a run reads and hashes FLORES's
+    English sentences for each of ~200 directions, and a changed file is read again. ``read`` must return a
+    value nobody mutates (a tuple, a string)."""
+    cached = functools.lru_cache(maxsize=versions)(lambda version: read(Path(version[0])))
+
+    @functools.wraps(read)
+    def read_version(path: Path) -> T:
+        return cached(file_version(require_file(path)))
+
+    return read_version
+
+
+def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+sha256_file = per_file_version(_sha256, versions=4096)
 
 
 def read_tsv(

@@ -43,7 +43,6 @@ Scaling Human-Centered Machine Translation", arXiv:2207.04672).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,7 +52,7 @@ from harness.api.languages import ENGLISH, FLORES200_CODES, Language, flores_lan
 from harness.api.metric import Metric, SampleScore
 from harness.api.requests import DEFAULT_MAX_NEW_TOKENS, GenerationRequest, Request, Response
 from harness.api.task import HubSource, Shot, Task
-from harness.data import read_tsv, require_file
+from harness.data import per_file_version, read_tsv, require_file
 from harness.errors import ConfigError, DataError
 from harness.metrics.translation import Bleu, ChrF, SpBleu, sentence_chrf, spbleu_unavailable
 
@@ -141,7 +140,7 @@ class FloresExample:
 
 
 # -- reading the files --------------------------------------------------------------------------------------
-def read_sentences(path: Path) -> list[str]:
+def _read_sentences(path: Path) -> tuple[str, ...]:
     """The lines of a FLORES ``<code>.devtest`` file, stripped; empty lines are errors."""
     try:
         text = require_file(path).read_text(encoding="utf-8")
@@ -158,7 +157,10 @@ def read_sentences(path: Path) -> list[str]:
         sentences.append(line.strip())
     if len(sentences) != EXPECTED_SENTENCES["devtest"]:
         raise DataError(f"expected {EXPECTED_SENTENCES['devtest']} sentences, found {len(sentences)}", path)
-    return sentences
+    return tuple(sentences)
+
+
+read_sentences = per_file_version(_read_sentences)  # the English file serves every direction
 
 
 def read_sib_dev(paths: Sequence[Path]) -> dict[int, str]:
@@ -203,11 +205,10 @@ def translation_budget(source: str, expansion: float) -> int:
     return max(BUDGET_FLOOR, rounded)
 
 
-def with_budgets(examples: list[FloresExample]) -> list[FloresExample]:
-    factor = expansion([(example.source, example.target) for example in examples])
-    return [
-        dataclasses.replace(example, max_new_tokens=translation_budget(example.source, factor)) for example in examples
-    ]
+def with_budgets(items: Sequence[tuple[str, str, str]]) -> list[FloresExample]:
+    """The examples of one split from ``(id, source, target)``, each with its translation budget."""
+    factor = expansion([(source, target) for _, source, target in items])
+    return [FloresExample(id, source, target, translation_budget(source, factor)) for id, source, target in items]
 
 
 def render(example: FloresExample, pair: TranslationDirection, prefix: str = "") -> GenerationRequest:
@@ -303,13 +304,10 @@ class Flores200(Task[FloresExample]):
             source, target = read_sib_dev(files[:3]), read_sib_dev(files[3:])
             if source.keys() != target.keys():
                 raise DataError(f"dev sentence ids differ from those of {files[0].parent}", files[3].parent)
-            return with_budgets([FloresExample(f"dev:{i}", source[i], target[i]) for i in sorted(source)])
+            return with_budgets([(f"dev:{i}", source[i], target[i]) for i in sorted(source)])
         sources, targets = read_sentences(files[0]), read_sentences(files[1])
         return with_budgets(
-            [
-                FloresExample(f"devtest:{i}", source, target)
-                for i, (source, target) in enumerate(zip(sources, targets, strict=True))
-            ]
+            [(f"devtest:{i}", source, target) for i, (source, target) in enumerate(zip(sources, targets, strict=True))]
         )
 
     def expected_examples(self, split: str) -> int:

@@ -25,14 +25,16 @@ carry ``Unit.SCORE`` (0-100, shown as they are).
 The metrics own their sufficient statistics (``harness.api.metric.SufficientStatistics``): the segment rows
 above, and sacrebleu's formula on their sums, so paired tests resample segments without rescoring any text.
 
-Reference n-grams are extracted once per corpus of references and metric (``reference_info``): every FLORES
-direction into English of a run scores against the same English sentences (LIMIT samples are paired across
-languages). The statistics are the same as when extracting them again: this is sacrebleu's own path for
-references given in advance (``CHRF(references=...)`` keeps ``_ref_cache``), and scoring only reads them.
+Each segment's statistics are extracted once (``segment_rows``): a FLORES sample's sentence chrF++ is the score
+of its row, and the direction's corpus scores read the same rows back; reference n-grams are extracted once
+per reference sentence and metric, so every direction into English reuses those of the English sentences.
+The statistics are the same as when extracting them again: this is sacrebleu's own path for references given
+in advance (``CHRF(references=...)`` keeps ``_ref_cache``), and scoring only reads them.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -47,6 +49,7 @@ from sacrebleu.metrics.base import Metric as SacrebleuMetric
 from sacrebleu.tokenizers.tokenizer_spm import SPM_MODELS, TokenizerSPM
 
 from harness.api.metric import MetricValue, SampleScore, Unit
+from harness.metrics.sacrebleu_vectorised import corpus_scores
 
 BOOTSTRAP_RESAMPLES = 1000  # sacrebleu's default for --confidence
 BOOTSTRAP_SEED = 12345  # sacrebleu's default $SACREBLEU_SEED
@@ -56,24 +59,11 @@ FLORES200_SPM_URL: str = SPM_MODELS[FLORES200_SPM]["url"]
 
 
 # -- per segment, then per corpus --------------------------------------------------------------------------
-def segment_statistics(
-    scorer: SacrebleuMetric,
-    hypotheses: Sequence[str],
-    references: Sequence[str],
-    reference_info: tuple[list[Any], int] | None = None,
-) -> np.ndarray:
-    """One row of sufficient statistics per segment (one reference each), as sacrebleu extracts them;
-    ``reference_info``: what ``reference_info`` gave for these references and this scorer's metric."""
+def segment_statistics(scorer: SacrebleuMetric, hypotheses: Sequence[str], references: Sequence[str]) -> np.ndarray:
+    """One row of sufficient statistics per segment (one reference each), as sacrebleu extracts them."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
-    if reference_info is None:
-        stats = np.asarray(scorer._extract_corpus_statistics(list(hypotheses), [list(references)]))
-    else:
-        scorer._ref_cache, scorer.num_refs = reference_info  # as CHRF(references=...) and BLEU(references=...) do
-        stats = np.asarray(scorer._extract_corpus_statistics(list(hypotheses), None))
-    if stats.dtype.kind not in "iu":  # counts, summed exactly; a metric with real-valued statistics needs care
-        raise TypeError(f"{type(scorer).__name__} statistics are not integer counts ({stats.dtype})")
-    return stats.astype(np.int64)
+    return _counts(scorer, scorer._extract_corpus_statistics(list(hypotheses), [list(references)]))
 
 
 def score_from_statistics(scorer: SacrebleuMetric, totals: np.ndarray) -> float:
@@ -81,24 +71,71 @@ def score_from_statistics(scorer: SacrebleuMetric, totals: np.ndarray) -> float:
     return float(scorer._compute_score_from_stats([int(count) for count in totals]).score)
 
 
-# The reference n-grams of the last corpora each metric scored: two, since FLORES directions alternate eng->X and
-# X->eng (a chrF++ corpus of 1,012 FLORES sentences takes about 50 MiB).
-REFERENCE_CACHE_SIZE = 2
-_REFERENCES: dict[object, OrderedDict[tuple[str, ...], tuple[list[Any], int]]] = {}
+def _counts(scorer: SacrebleuMetric, rows: Any) -> np.ndarray:
+    stats = np.asarray(rows)
+    if stats.dtype.kind not in "iu":  # counts, summed exactly; a metric with real-valued statistics needs care
+        raise TypeError(f"{type(scorer).__name__} statistics are not integer counts ({stats.dtype})")
+    return stats.astype(np.int64)
 
 
-def reference_info(metric: object, scorer: SacrebleuMetric, references: tuple[str, ...]) -> tuple[list[Any], int]:
-    """sacrebleu's reference n-grams of ``references`` (``scorer._cache_references``) and its reference count,
-    extracted once for recent corpora of ``metric`` (hashable: equal metrics make equal scorers)."""
-    recent = _REFERENCES.setdefault(metric, OrderedDict())
-    if references in recent:
-        recent.move_to_end(references)
-        return recent[references]
-    info = (scorer._cache_references([list(references)]), scorer.num_refs)
-    recent[references] = info
-    while len(recent) > REFERENCE_CACHE_SIZE:
-        recent.popitem(last=False)
-    return info
+# -- segments seen recently ---------------------------------------------------------------------------------
+# FLORES scores every sample's sentence chrF++ and then, once a direction's samples are in, its corpus scores
+# from the same segments; and the English references serve every direction into English. Both are read from
+# bounded caches per metric (equal metrics make equal scorers) instead of extracting n-grams again: about
+# 50 KiB of chrF++ n-grams per reference sentence, so room for two FLORES files (1,012 sentences each).
+RECENT_SEGMENTS = 3000
+
+
+class _Recent:
+    """A bounded mapping that forgets the least recently used entry first."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.entries = size, OrderedDict[Any, Any]()
+
+    def get(self, key: Any) -> Any | None:
+        value = self.entries.get(key)
+        if value is not None:
+            self.entries.move_to_end(key)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        self.entries[key] = value
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+_REFERENCES: dict[object, _Recent] = {}  # metric -> reference sentence -> sacrebleu's reference info
+_ROWS: dict[object, _Recent] = {}  # metric -> (hypothesis, reference) -> statistics row
+
+
+def segment_rows(
+    metric: object, scorer: SacrebleuMetric, hypotheses: Sequence[str], references: Sequence[str]
+) -> np.ndarray:
+    """``segment_statistics`` of ``metric`` (hashable; ``scorer`` is one of its scorers), reusing the rows and
+    reference n-grams of recently scored segments. The rows are those sacrebleu extracts afresh: its own path for
+    references given in advance (``CHRF(references=...)`` keeps ``_ref_cache``), and scoring only reads them."""
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
+    rows_seen = _ROWS.setdefault(metric, _Recent(RECENT_SEGMENTS))
+    references_seen = _REFERENCES.setdefault(metric, _Recent(RECENT_SEGMENTS))
+    rows = [rows_seen.get(pair) for pair in zip(hypotheses, references, strict=True)]
+    missing = [index for index, row in enumerate(rows) if row is None]
+    scorer.num_refs = 1  # as sacrebleu's _cache_references leaves it: its signature reads it
+    if missing:
+        infos = []
+        for index in missing:
+            info = references_seen.get(references[index])
+            if info is None:
+                info = scorer._extract_reference_info([scorer._preprocess_segment(references[index])])
+                references_seen.put(references[index], info)
+            infos.append(info)
+        scorer._ref_cache = infos
+        computed = _counts(scorer, scorer._extract_corpus_statistics([hypotheses[i] for i in missing], None))
+        for index, row in zip(missing, computed, strict=True):
+            rows[index] = row
+            rows_seen.put((hypotheses[index], references[index]), row)
+    return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.int64)
 
 
 def bootstrap_scores(scorer: SacrebleuMetric, stats: np.ndarray, resamples: int, seed: int) -> np.ndarray:
@@ -107,9 +144,18 @@ def bootstrap_scores(scorer: SacrebleuMetric, stats: np.ndarray, resamples: int,
     indices = np.random.default_rng(seed).choice(n, size=(resamples, n), replace=True)
     # How often each segment was drawn in each resample: summing rows by counts is summing the drawn rows,
     # without materialising a (resamples x n x statistics) array.
-    counts = np.stack([np.bincount(row, minlength=n) for row in indices])
-    totals = counts @ stats
-    return np.asarray([score_from_statistics(scorer, row) for row in totals])
+    offsets = (indices + n * np.arange(resamples)[:, None]).ravel()
+    counts = np.bincount(offsets, minlength=resamples * n).reshape(resamples, n)
+    return corpus_scores_of_rows(scorer, counts @ stats)
+
+
+def corpus_scores_of_rows(scorer: SacrebleuMetric, totals: np.ndarray) -> np.ndarray:
+    """The corpus score of each row of summed statistics: sacrebleu's formula vectorised over the rows where
+    xlh has it (bit-identical, ``sacrebleu_vectorised``), else sacrebleu's per-row Python."""
+    scores = corpus_scores(scorer, totals)
+    if scores is None:
+        scores = np.asarray([score_from_statistics(scorer, row) for row in totals], dtype=np.float64)
+    return scores
 
 
 def bootstrap_stderr(scores: np.ndarray) -> float:
@@ -192,15 +238,14 @@ class CorpusTranslationMetric:
 
     def value_from_totals(self, totals: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """sacrebleu's corpus score of each row of summed segment statistics (``counts`` is not needed)."""
-        scorer = self.scorer()
-        return np.asarray([score_from_statistics(scorer, row) for row in np.asarray(totals)], dtype=np.float64)
+        return corpus_scores_of_rows(self.scorer(), np.asarray(totals))
 
     def _segment_statistics(self, scorer: SacrebleuMetric, samples: Sequence[SampleScore]) -> np.ndarray:
         if not samples:
             raise ValueError(f"{self.name}: no samples to score")
         hypotheses = [_text(sample.extracted, "hypothesis") for sample in samples]
-        references = tuple(_text(sample.gold, "reference") for sample in samples)
-        return segment_statistics(scorer, hypotheses, references, reference_info(self, scorer, references))
+        references = [_text(sample.gold, "reference") for sample in samples]
+        return segment_rows(self, scorer, hypotheses, references)
 
     def signature(self, scorer: SacrebleuMetric, score_name: str, n: int) -> str:
         # sacrebleu's signature names its own bootstrap this way (corpus_score(n_bootstrap=...) sets both).
@@ -250,8 +295,17 @@ class SpBleu(CorpusTranslationMetric):
 
 
 def sentence_chrf(hypothesis: str, reference: str, word_order: int = 2) -> float:
-    """Sentence-level chrF++ (0-100), for inspecting single samples; corpus chrF++ is not its mean."""
-    return float(CHRF(word_order=word_order).sentence_score(hypothesis, [reference]).score)
+    """Sentence-level chrF++ (0-100), for inspecting single samples; corpus chrF++ is not its mean. Exactly
+    sacrebleu's ``sentence_chrf``: the score of the segment's statistics row, which the corpus chrF++ of the
+    same metric then reads back (``segment_rows``) instead of extracting it again."""
+    metric = ChrF(word_order=word_order)
+    scorer = _sentence_scorer(metric)
+    return score_from_statistics(scorer, segment_rows(metric, scorer, [hypothesis], [reference])[0])
+
+
+@functools.cache
+def _sentence_scorer(metric: ChrF) -> SacrebleuMetric:
+    return metric.scorer()
 
 
 def _text(value: Any, what: str) -> str:
@@ -270,7 +324,7 @@ __all__ = [
     "bootstrap_scores",
     "bootstrap_stderr",
     "flores200_spm_path",
-    "reference_info",
+    "segment_rows",
     "score_from_statistics",
     "segment_statistics",
     "sentence_chrf",

@@ -192,25 +192,46 @@ def test_spbleu_with_a_local_model_equals_sacrebleus_flores200_bleu(
     assert task.notes("default") == ()
 
 
-def test_cached_reference_ngrams_change_no_statistic_value_or_signature(corpus) -> None:
-    """Scoring against references seen before reuses their n-grams (``reference_info``): the statistics, value,
-    stderr and signature are those of sacrebleu extracting them again, hit or miss, and old corpora drop out."""
+def test_cached_segments_change_no_statistic_value_or_signature(corpus) -> None:
+    """Scoring segments and references seen before reuses their rows and n-grams (``segment_rows``): the
+    statistics, value, stderr and signature are those of sacrebleu extracting them again, hit or miss."""
     from harness.metrics import translation
 
     hypotheses, references = corpus
     others = [_drop_words(reference, every=2) for reference in references]
     for metric in (ChrF(), Bleu(), ChrF(word_order=0)):
         translation._REFERENCES.clear()
+        translation._ROWS.clear()
         cached = [metric.aggregate(_samples(hyps, references)) for hyps in (hypotheses, others, hypotheses)]
-        assert list(translation._REFERENCES[metric]) == [tuple(references)]  # extracted once, used three times
+        assert len(translation._REFERENCES[metric].entries) == len(set(references))  # extracted once, used thrice
+        assert len(translation._ROWS[metric].entries) == len(set(zip(hypotheses, references, strict=True))) + len(
+            set(zip(others, references, strict=True))
+        )
         for hyps, value in zip((hypotheses, others, hypotheses), cached, strict=True):
             stats = metric.item_statistics(_samples(hyps, references))
             fresh = segment_statistics(metric.scorer(), hyps, references)  # no cache: sacrebleu extracts them
             assert np.array_equal(stats, fresh)
             translation._REFERENCES.clear()
+            translation._ROWS.clear()
             assert metric.aggregate(_samples(hyps, references)) == value
             assert "nrefs:1" in value.signature
-    bleu = Bleu()
-    for start in range(3):  # three corpora: the first drops out
-        bleu.aggregate(_samples(hypotheses[start:], references[start:]))
-    assert list(translation._REFERENCES[bleu]) == [tuple(references[1:]), tuple(references[2:])]
+
+
+def test_sentence_chrf_rows_are_what_the_corpus_chrf_reads(corpus) -> None:
+    """FLORES scores each sample's sentence chrF++ first: the corpus chrF++ then reads those rows, and its
+    value equals sacrebleu's on the corpus; a full cache forgets the oldest segments, never a wrong row."""
+    from harness.metrics import translation
+
+    hypotheses, references = corpus
+    translation._ROWS.clear()
+    sentences = [sentence_chrf(h, r) for h, r in zip(hypotheses, references, strict=True)]
+    pairs = zip(hypotheses, references, strict=True)
+    assert sentences == [sacrebleu.sentence_chrf(h, [r], word_order=2).score for h, r in pairs]
+    assert len(translation._ROWS[ChrF()].entries) == len(set(zip(hypotheses, references, strict=True)))
+    assert ChrF().aggregate(_samples(hypotheses, references)).value == (
+        CHRF(word_order=2).corpus_score(hypotheses, [references]).score
+    )
+    small = translation._Recent(2)
+    for key in "abc":
+        small.put(key, key.upper())
+    assert small.get("a") is None and small.get("b") == "B" and list(small.entries) == ["c", "b"]
