@@ -92,6 +92,7 @@ class Row:
     identical: int
     compared: int
     note: str = ""
+    xlh_overhead: float | None = None  # share of xlh's wall time outside model loading and backend calls
 
 
 # -- pure helpers ---------------------------------------------------------------------------------------------
@@ -123,17 +124,26 @@ def markdown_row(row: Row) -> str:
     lmeval, xlh = statistics.median(row.lmeval_seconds), statistics.median(row.xlh_seconds)
     same = "yes" if row.identical == row.compared else "**no**"
     backend = f"{row.backend} {row.note}".strip()
+    overhead = "-" if row.xlh_overhead is None else f"{100 * row.xlh_overhead:.1f}%"
     return (
         f"| {row.slice} | {backend} | {lmeval:.1f} | {xlh:.1f} | {lmeval / xlh:.2f}x | "
         f"{row.lmeval_rss_mib / 1024:.2f} / {row.xlh_rss_mib / 1024:.2f} GiB | "
-        f"{same} ({row.identical}/{row.compared}) |"
+        f"{same} ({row.identical}/{row.compared}) | {overhead} |"
     )
 
 
 TABLE_HEAD = (
-    "| slice | backend | lm-eval s | xlh s | ratio (lm-eval / xlh) | peak RSS lm-eval / xlh | predictions identical |\n"
-    "|---|---|---|---|---|---|---|"
+    "| slice | backend | lm-eval s | xlh s | ratio (lm-eval / xlh) | peak RSS lm-eval / xlh | predictions identical "
+    "| xlh overhead |\n|---|---|---|---|---|---|---|---|"
 )
+
+
+def overhead(out: Path, wall_seconds: float) -> float:
+    """The share of an xlh command's wall time spent outside loading the model and the backend's calls: process
+    start-up, reading data, preparing prompts, scoring, writing (its results.json's timings)."""
+    (path,) = out.glob("*/*/results.json")
+    timings = json.loads(path.read_text(encoding="utf-8"))["timings"]
+    return 1 - (timings["load_model_s"] + timings["inference_s"]) / wall_seconds
 
 
 # -- running --------------------------------------------------------------------------------------------------
@@ -262,9 +272,11 @@ def measure(name: str, backend: str, args: argparse.Namespace, work: Path, env: 
     theirs = lmeval_predictions(runs["lm-eval"][-1].output, tasks)
     lmeval_seconds = [t.seconds for t in runs["lm-eval"]]
     lmeval_rss = max(t.peak_rss_mib for t in runs["lm-eval"])
+    last = runs["xlh"][-1]
     rows = [
         Row(name, backend, lmeval_seconds, [t.seconds for t in runs["xlh"]], lmeval_rss,
-            max(t.peak_rss_mib for t in runs["xlh"]), *agreement(xlh_predictions(runs["xlh"][-1].output), theirs))
+            max(t.peak_rss_mib for t in runs["xlh"]), *agreement(xlh_predictions(last.output), theirs),
+            xlh_overhead=overhead(last.output, last.seconds))
     ]  # fmt: skip
     if args.cached_rerun:
         cache = folder / "responses.sqlite"
@@ -353,17 +365,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-lmeval-"))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_DATASETS_CACHE": str(work / "hf")}
     vllm_env = {**env, **{key: os.environ.get(key, value) for key, value in VLLM_ENV.items()}}
-    rows = [
-        row
-        for name in args.slices
-        for backend in args.backends
-        for row in measure(name, backend, args, work, vllm_env if backend == "vllm" else env)
-    ]
-    lines = [*header(args, vllm_env), "", TABLE_HEAD, *(markdown_row(row) for row in rows)]
-    print("\n".join(lines))
-    if args.json:
-        document = {"header": header(args, vllm_env), "rows": [dataclasses.asdict(row) for row in rows]}
-        args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    head = header(args, vllm_env)
+    print("\n".join([*head, "", TABLE_HEAD]), flush=True)
+    rows: list[Row] = []
+    for name in args.slices:
+        for backend in args.backends:
+            for row in measure(name, backend, args, work, vllm_env if backend == "vllm" else env):
+                rows.append(row)
+                print(markdown_row(row), flush=True)  # as it comes: a later failure keeps the rows measured
+                if args.json:
+                    document = {"header": head, "rows": [dataclasses.asdict(done) for done in rows]}
+                    args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     if args.keep:
         print(f"work folder: {work}", file=sys.stderr)
     else:

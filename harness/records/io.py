@@ -131,6 +131,11 @@ class RunFolder:
         """One line of ``samples.jsonl``, written as the sample is scored."""
         self._samples.write(dumps(sample) + "\n")
 
+    def append_lines(self, lines: Iterable[str]) -> None:
+        """Samples already serialised by ``dumps`` (in a scoring worker), one line each."""
+        for line in lines:
+            self._samples.write(line + "\n")
+
     def write(self, result: RunResult, samples: Iterable[SampleRecord] = ()) -> None:
         """``samples`` after those appended, then ``samples.jsonl`` synced and ``results.json`` written, last."""
         for sample in samples:

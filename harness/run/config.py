@@ -66,6 +66,9 @@ class RunConfig:
     shot_seed: int = DEFAULT_SEED
     shots_from: str | None = None  # None: shots in the item's own language; else a language (``en``)
     cache: Path | None = None  # the response store (SQLite); None: answers are not cached
+    # Processes scoring samples and metrics (run/scoring.py); None: every usable core for a large run. Changes
+    # no number, so no result records it.
+    score_workers: int | None = None
 
 
 def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
@@ -73,6 +76,8 @@ def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
     if config.limit is not None and config.limit < 1:
         raise ConfigError(f"LIMIT must be a positive number of examples per language, got {config.limit}")
     check_limit_mode(config.limit_mode)
+    if config.score_workers is not None and config.score_workers < 1:
+        raise ConfigError(f"score workers must be 1 or more, got {config.score_workers}")
     if config.shots < 0:
         raise ConfigError(f"SHOTS must be 0 or more, got {config.shots}")
     if not config.tasks:

@@ -1,10 +1,9 @@
 """One evaluation run: select tasks and languages, load data, ask the backend once per request kind for
 every task and language together, score, aggregate, and write the run folder atomically.
 
-Scoring streams: each sample is written to the staging folder's ``samples.jsonl`` as it is scored and then
-let go, and a language is aggregated as soon as its last sample is scored, so that what a run holds after
-the backend has answered shrinks as it goes; only the ``SampleScore`` objects of one language at a time are
-kept (what ``Metric.aggregate`` needs), never every ``SampleRecord`` of a run."""
+Scoring streams (``scoring``): each task and language is scored, aggregated and written to the staging
+folder's ``samples.jsonl`` as a whole and then let go, so that what a run holds after the backend has answered
+shrinks as it goes; never every ``SampleRecord`` of a run. Large runs score on every usable core."""
 
 from __future__ import annotations
 
@@ -13,26 +12,23 @@ import hashlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import harness
 from harness.api.languages import Language
-from harness.api.metric import Metric, SampleScore
-from harness.api.requests import Answer, ChoiceRequest, Generation, GenerationRequest, Request, Response
+from harness.api.requests import ChoiceRequest, GenerationRequest
 from harness.api.task import Example, Shot
 from harness.backends import create_backend
 from harness.backends.base import Backend
 from harness.errors import DataError
-from harness.records.io import RunFolder, StoredRun, model_slug, to_jsonable
+from harness.records.io import RunFolder, StoredRun, model_slug
 from harness.records.schema import (
     SCHEMA_VERSION,
     DataInfo,
     LanguageResult,
     ModelInfo,
     RunResult,
-    SampleRecord,
     TaskResult,
 )
 from harness.run.config import RunConfig, TaskSelection, validate
@@ -45,33 +41,9 @@ from harness.run.sampling import (
     SAMPLER_VERSION,
     limit_examples,
 )
+from harness.run.scoring import Unit, language_works, score_languages
 
 log = logging.getLogger("xlh")
-
-
-@dataclass
-class _Unit:
-    """One example of one task and language, with its requests and (later) responses."""
-
-    selection: TaskSelection
-    language: Language
-    example: Example
-    requests: list[Request]
-    shot_ids: list[str] = field(default_factory=list)
-    answers: list[Answer] = field(default_factory=list)
-
-    @property
-    def responses(self) -> list[Response]:
-        """What the task scores: a generation's text, a choice request's scores."""
-        return [answer.text if isinstance(answer, Generation) else answer for answer in self.answers]
-
-    @property
-    def truncated_tokens(self) -> int:
-        return sum(answer.truncated_tokens for answer in self.answers)
-
-    @property
-    def finish_reasons(self) -> list[str]:
-        return [answer.finish_reason for answer in self.answers if isinstance(answer, Generation)]
 
 
 def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
@@ -170,8 +142,8 @@ def _run_id(config: RunConfig, created: datetime) -> str:
 
 def _prepare(
     plan: list[tuple[TaskSelection, list[Language]]], config: RunConfig
-) -> tuple[list[_Unit], dict[tuple[str, str], DataInfo], dict[tuple[str, str], str]]:
-    units: list[_Unit] = []
+) -> tuple[list[Unit], dict[tuple[str, str], DataInfo], dict[tuple[str, str], str]]:
+    units: list[Unit] = []
     infos: dict[tuple[str, str], DataInfo] = {}
     skipped: dict[tuple[str, str], str] = {}
     pools: dict[tuple[str, str, str], tuple[list[Example], DataInfo]] = {}  # English shots serve every language
@@ -200,7 +172,7 @@ def _prepare(
             for example in chosen:
                 shots = shots_for(example)
                 requests = selection.task.requests(example, language, selection.variant, shots)
-                units.append(_Unit(selection, language, example, requests, [shot.example.id for shot in shots]))
+                units.append(Unit(selection, language, example, requests, [shot.example.id for shot in shots]))
     return units, infos, skipped
 
 
@@ -235,10 +207,10 @@ def _shot_source(
     return shots_for, info
 
 
-def _answer(engine: Backend, units: list[_Unit]) -> None:
+def _answer(engine: Backend, units: list[Unit]) -> None:
     """Send every request of every task and language to the backend: one call per request kind."""
-    generation: list[tuple[_Unit, int, GenerationRequest]] = []
-    choice: list[tuple[_Unit, int, ChoiceRequest]] = []
+    generation: list[tuple[Unit, int, GenerationRequest]] = []
+    choice: list[tuple[Unit, int, ChoiceRequest]] = []
     for unit in units:
         unit.answers = [None] * len(unit.requests)  # type: ignore[list-item]
         for slot, request in enumerate(unit.requests):
@@ -258,49 +230,21 @@ def _answer(engine: Backend, units: list[_Unit]) -> None:
 
 def _score(
     plan: list[tuple[TaskSelection, list[Language]]],
-    units: list[_Unit],
+    units: list[Unit],
     infos: dict[tuple[str, str], DataInfo],
     skipped: dict[tuple[str, str], str],
     config: RunConfig,
     folder: RunFolder,
 ) -> list[TaskResult]:
-    """Score every unit in order, appending its sample to ``folder`` and letting it go (``units`` is emptied),
-    and aggregate each task and language once its last unit is scored (``_prepare`` keeps them together)."""
+    """Score every unit in order (``units`` is emptied), appending each sample to ``folder``, and aggregate each
+    task and language (``_prepare`` keeps them together); on every core for large runs (``scoring``)."""
     metrics = {selection.key: selection.task.metrics(selection.variant) for selection, _ in plan}
     languages: dict[tuple[str, str], LanguageResult] = {}
-    group: _Group | None = None
-    units.reverse()  # popped from the end: file order, and each unit freed once written
-    while units:
-        unit = units.pop()
-        key = (unit.selection.key, unit.language.code)
-        if group is None or group.key != key:
-            if group is not None:
-                languages[group.key] = group.result(metrics[group.key[0]], infos[group.key])
-            if key in languages:
-                raise AssertionError(f"{key} is not contiguous in the run's units")
-            group = _Group(key, unit.language)
-        task, variant = unit.selection.task, unit.selection.variant
-        scored = task.score(unit.example, unit.language, variant, unit.responses)
-        group.add(scored, unit)
-        folder.append(
-            SampleRecord(
-                task=task.name,
-                variant=variant,
-                split=unit.selection.split,
-                language=unit.language.code,
-                id=unit.example.id,
-                requests=[to_jsonable(r) for r in unit.requests],
-                responses=[to_jsonable(r) for r in unit.responses],
-                extracted=scored.extracted,
-                gold=scored.gold,
-                scores=scored.scores,
-                details={**scored.details, "shots": unit.shot_ids} if unit.shot_ids else scored.details,
-                truncated_tokens=unit.truncated_tokens,
-                finish_reasons=unit.finish_reasons,
-            )
-        )
-    if group is not None:
-        languages[group.key] = group.result(metrics[group.key[0]], infos[group.key])
+    samples = len(units)
+    works = language_works(units, lambda selection: metrics[selection.key], infos)
+    for work, lines, result in score_languages(works, samples, config.score_workers):
+        folder.append_lines(lines)
+        languages[work.key] = result
     results = []
     sampled = config.limit is not None and config.limit_mode == "sample"
     for selection, selected in plan:
@@ -331,32 +275,6 @@ def _score(
         )
     _warn_cut(results)
     return results
-
-
-class _Group:
-    """What aggregating one task and language needs of its scored units: their scores and two counts."""
-
-    def __init__(self, key: tuple[str, str], language: Language) -> None:
-        self.key, self.language = key, language
-        self.scores: list[SampleScore] = []
-        self.truncated = self.length_capped = 0
-
-    def add(self, scored: SampleScore, unit: _Unit) -> None:
-        self.scores.append(scored)
-        self.truncated += 1 if unit.truncated_tokens else 0
-        self.length_capped += 1 if "length" in unit.finish_reasons else 0
-
-    def result(self, metrics: Sequence[Metric], info: DataInfo) -> LanguageResult:
-        return LanguageResult(
-            code=self.language.code,
-            flores=self.language.flores,
-            name=self.language.name,
-            n=len(self.scores),
-            metrics={metric.name: metric.aggregate(self.scores) for metric in metrics},
-            data=info,
-            truncated=self.truncated,
-            length_capped=self.length_capped,
-        )
 
 
 def _warn_cut(results: list[TaskResult]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -47,9 +48,16 @@ def test_agreement_counts_items_only_one_side_has_as_different(bench) -> None:
 
 
 def test_markdown_row_shows_medians_ratio_and_rss(bench) -> None:
-    row = bench.Row("sib200", "hf", [30.0, 10.0, 20.0], [4.0, 6.0, 5.0], 3072.0, 1536.0, 10, 10)
-    assert bench.markdown_row(row) == "| sib200 | hf | 20.0 | 5.0 | 4.00x | 3.00 / 1.50 GiB | yes (10/10) |"
+    row = bench.Row("sib200", "hf", [30.0, 10.0, 20.0], [4.0, 6.0, 5.0], 3072.0, 1536.0, 10, 10, xlh_overhead=0.0412)
+    assert bench.markdown_row(row) == "| sib200 | hf | 20.0 | 5.0 | 4.00x | 3.00 / 1.50 GiB | yes (10/10) | 4.1% |"
     assert bench.markdown_row(bench.Row("m", "vllm", [1.0], [2.0], 1024.0, 1024.0, 3, 4, note="(x)")) == (
-        "| m | vllm (x) | 1.0 | 2.0 | 0.50x | 1.00 / 1.00 GiB | **no** (3/4) |"
+        "| m | vllm (x) | 1.0 | 2.0 | 0.50x | 1.00 / 1.00 GiB | **no** (3/4) | - |"
     )
     assert bench.TABLE_HEAD.splitlines()[0].count("|") == bench.markdown_row(row).count("|")
+
+
+def test_overhead_is_the_wall_time_outside_model_loading_and_inference(bench, tmp_path: Path) -> None:
+    run = tmp_path / "model" / "run"
+    run.mkdir(parents=True)
+    (run / "results.json").write_text(json.dumps({"timings": {"load_model_s": 6.0, "inference_s": 12.0}}))
+    assert bench.overhead(tmp_path, 20.0) == pytest.approx(0.1)
