@@ -3,11 +3,14 @@ language with local data, all items or a share of each file) prepared, scored, a
 instrument backend that answers instantly, so the numbers measure xlh and not a model.
 
     python benchmarks/bench_harness.py --data-dir ../shared/data [--fraction 0.1 0.5 1.0] [--profile]
+        [--tasks flores200 xnli] [--workers N]
 
 Each fraction runs in a fresh Python process (peak RSS is a per-process high-water mark) and prints one
-Markdown row: fraction, samples written, wall and CPU seconds of ``runner.run`` (CPU time moves less than wall
-time on a shared machine), peak RSS of the process. ``--profile`` runs the
-first fraction under cProfile in this process and prints the top entries by cumulative and by own time.
+Markdown row: fraction, samples written, wall seconds of ``runner.run``, CPU seconds of the process and its
+scoring workers (CPU time moves less than wall time on a shared machine), peak RSS of the process and the
+peak of all its processes together, sampled (the runner scores large runs in worker processes,
+``harness.run.scoring``; psutil, installed with accelerate). ``--profile`` runs the first fraction under
+cProfile in this process, scoring here (one worker), and prints the top entries by cumulative and own time.
 
 A share of each file: ``LIMIT`` is one number for every task, and the files differ in size (MGSM 250 items,
 XNLI 5,010), so the benchmark wraps the runner's ``limit_examples`` to take ``ceil(fraction * len(file))`` of
@@ -17,6 +20,7 @@ each file with the runner's own seeded sampler; ``--fraction 1.0`` runs with no 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import math
@@ -25,9 +29,12 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -38,7 +45,10 @@ from harness.run import runner  # noqa: E402
 from harness.run.config import RunConfig  # noqa: E402
 from harness.run.sampling import limit_examples  # noqa: E402
 
-HEADER = "| fraction | samples | wall s | CPU s | peak RSS MiB |\n|---|---|---|---|---|"
+HEADER = (
+    "| fraction | samples | wall s | of which preparing / answering / scoring and writing s | CPU s (all processes) "
+    "| peak RSS MiB (main process / all processes) |\n|---|---|---|---|---|---|"
+)
 
 
 class InstrumentBackend:
@@ -81,35 +91,75 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+class TreeRss:
+    """The peak of the summed RSS of this process and its descendants (the scoring workers), sampled every
+    ``interval`` seconds. getrusage cannot tell it: a spawned worker's high-water mark starts at its parent's
+    (Linux keeps the RSS of the forked copy across exec), and it never sums processes."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval, self.peak, self._stop = interval, 0, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(self.interval):
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                with contextlib.suppress(psutil.Error):
+                    total += process.memory_info().rss
+            self.peak = max(self.peak, total)
+
+    @property
+    def peak_mib(self) -> float:
+        return self.peak / 2**20
+
+
 def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU time of this process and of its ended children (the scoring workers)."""
+    usages = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(usage.ru_utime + usage.ru_stime for usage in usages)
 
 
-def measure(model: Path, data_dir: Path, fraction: float, out: Path) -> tuple[int, float, float]:
-    """(samples written, wall seconds, CPU seconds) of one whole-suite run."""
+def measure(
+    model: Path, data_dir: Path, fraction: float, out: Path, tasks: Sequence[str] = (), workers: int | None = None
+) -> tuple[int, float, float, str]:
+    """(samples written, wall seconds, CPU seconds of this process and its scoring workers, the run's own phase
+    timings) of one run of ``tasks`` (default: every task) in every local language."""
     if fraction < 1.0:
         share_of_each_file(fraction)
-    config = RunConfig(model=str(model), tasks=tuple(sorted(all_tasks())), data_dir=data_dir, out_dir=out, cache=None)
+    config = RunConfig(model=str(model), tasks=tuple(tasks or sorted(all_tasks())), data_dir=data_dir, out_dir=out,
+                       cache=None, score_workers=workers)  # fmt: skip
     started, cpu = time.perf_counter(), cpu_seconds()
     stored = runner.run(config, backend=InstrumentBackend())  # type: ignore[arg-type]
     wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     with (stored.folder / "samples.jsonl").open("rb") as samples:
         count = sum(1 for _ in samples)
-    return count, wall, cpu
+    timings = stored.result.timings
+    scoring = timings["total_s"] - timings["load_data_s"] - timings["load_model_s"] - timings["inference_s"]
+    phases = f"{timings['load_data_s']:.1f} / {timings['inference_s']:.1f} / {scoring:.1f}"
+    return count, wall, cpu, phases
 
 
 def one(args: argparse.Namespace, model: Path) -> None:
-    with tempfile.TemporaryDirectory(prefix="xlh-bench-out-") as out:
-        count, wall, cpu = measure(model, args.data_dir, args.fraction[0], Path(out))
-    print(f"| {args.fraction[0]:g} | {count:,} | {wall:.1f} | {cpu:.1f} | {peak_rss_mib():,.0f} |", flush=True)
+    with tempfile.TemporaryDirectory(prefix="xlh-bench-out-") as out, TreeRss() as tree:
+        count, wall, cpu, phases = measure(model, args.data_dir, args.fraction[0], Path(out), args.tasks, args.workers)
+    rss = f"{peak_rss_mib():,.0f} / {tree.peak_mib:,.0f}"
+    print(f"| {args.fraction[0]:g} | {count:,} | {wall:.1f} | {phases} | {cpu:.1f} | {rss} |", flush=True)
 
 
 def profile(args: argparse.Namespace, model: Path) -> None:
     profiler = cProfile.Profile()
     with tempfile.TemporaryDirectory(prefix="xlh-bench-out-") as out:
         profiler.enable()
-        count, wall, _ = measure(model, args.data_dir, args.fraction[0], Path(out))
+        count, wall, _, _ = measure(model, args.data_dir, args.fraction[0], Path(out), args.tasks, workers=1)
         profiler.disable()
     print(f"profiled fraction {args.fraction[0]:g}: {count:,} samples, {wall:.1f} s (under cProfile)")
     for order in ("cumulative", "tottime"):
@@ -124,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fraction", type=float, nargs="+", default=[0.1, 0.5, 1.0])
     parser.add_argument("--model", type=Path, help="a model folder for run()'s checks (default: a tiny one, built)")
     parser.add_argument("--profile", action="store_true", help="cProfile the first fraction, in this process")
+    parser.add_argument("--tasks", nargs="+", default=[], help="only these tasks (default: every task)")
+    parser.add_argument("--workers", type=int, default=None, help="scoring processes (default: the runner's)")
     parser.add_argument("--top", type=int, default=25, help="profile entries shown per ordering")
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -143,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         for fraction in args.fraction:
             command = [sys.executable, __file__, "--in-process", "--data-dir", str(args.data_dir),
                        "--model", str(model), "--fraction", str(fraction)]  # fmt: skip
+            command += (["--tasks", *args.tasks] if args.tasks else []) + (
+                ["--workers", str(args.workers)] if args.workers else []
+            )
             subprocess.run(command, check=True)
     return 0
 

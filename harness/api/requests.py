@@ -11,7 +11,7 @@ from dataclasses import dataclass
 DEFAULT_MAX_NEW_TOKENS = 256
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GenerationRequest:
     """Generate a continuation of ``prompt`` until a stop sequence, EOS or ``max_new_tokens``.
 
@@ -23,7 +23,7 @@ class GenerationRequest:
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChoiceRequest:
     """Score each continuation given one shared context (log-likelihood of the continuation tokens).
 
@@ -38,7 +38,7 @@ class ChoiceRequest:
 Request = GenerationRequest | ChoiceRequest
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChoiceScores:
     """Per continuation: summed token log-probability, number of tokens, whether greedy decoding would
     have produced exactly these tokens. ``truncated_tokens``: context tokens cut from the left (after the
@@ -55,7 +55,7 @@ class ChoiceScores:
 FINISH_REASONS = ("stop", "eos", "length")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Generation:
     """A generated continuation (cut before its stop sequence), why it ended (one of ``FINISH_REASONS``),
     and how many prompt tokens were cut from the left (after BOS, which is kept) to leave room for

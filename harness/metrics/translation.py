@@ -140,13 +140,21 @@ def segment_rows(
 
 def bootstrap_scores(scorer: SacrebleuMetric, stats: np.ndarray, resamples: int, seed: int) -> np.ndarray:
     """Scores of ``resamples`` corpora drawn from the segments with replacement (sacrebleu's draws)."""
-    n = len(stats)
+    # Summing the drawn rows is multiplying by how often each segment was drawn, in float64 (BLAS; exact, as
+    # every count and sum stays far below 2**53), without a (resamples x n x statistics) array.
+    totals = resample_counts(len(stats), resamples, seed) @ stats.astype(np.float64)
+    return corpus_scores_of_rows(scorer, totals)
+
+
+@functools.lru_cache(maxsize=8)
+def resample_counts(n: int, resamples: int, seed: int) -> np.ndarray:
+    """How often each of ``n`` segments is drawn in each resample (read-only). The draws depend on ``n``, the
+    resample count and the seed alone, so every FLORES direction (1,012 sentences each) shares them."""
     indices = np.random.default_rng(seed).choice(n, size=(resamples, n), replace=True)
-    # How often each segment was drawn in each resample: summing rows by counts is summing the drawn rows,
-    # without materialising a (resamples x n x statistics) array.
     offsets = (indices + n * np.arange(resamples)[:, None]).ravel()
-    counts = np.bincount(offsets, minlength=resamples * n).reshape(resamples, n)
-    return corpus_scores_of_rows(scorer, counts @ stats)
+    counts = np.bincount(offsets, minlength=resamples * n).reshape(resamples, n).astype(np.float64)
+    counts.flags.writeable = False
+    return counts
 
 
 def corpus_scores_of_rows(scorer: SacrebleuMetric, totals: np.ndarray) -> np.ndarray:

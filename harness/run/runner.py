@@ -242,9 +242,9 @@ def _score(
     languages: dict[tuple[str, str], LanguageResult] = {}
     samples = len(units)
     works = language_works(units, lambda selection: metrics[selection.key], infos)
-    for work, lines, result in score_languages(works, samples, config.score_workers):
+    for key, lines, result in score_languages(works, samples, config.score_workers):
         folder.append_lines(lines)
-        languages[work.key] = result
+        languages[key] = result
     results = []
     sampled = config.limit is not None and config.limit_mode == "sample"
     for selection, selected in plan:

@@ -3,12 +3,12 @@
 The unit of work is one task and language (``LanguageWork``): its samples are scored in file order, each
 becomes one ``samples.jsonl`` line, and its metrics are aggregated from their ``SampleScore``s. Scoring and
 the corpus metrics are pure Python (sacrebleu's n-grams for FLORES, answer extraction, the bootstrap), so a run
-of at least ``PARALLEL_MIN_SAMPLES`` samples scores its languages in worker processes, as many as the cores
-this process may use: each language in one worker (a FLORES direction's sentence chrF++ rows are what its
-corpus chrF++ reads back), the lines and results coming back in the run's order, written by this process as
-they arrive. Workers are spawned, not forked: a run scores with its backend still loaded, and forking a
-process that holds torch or vLLM threads can deadlock. Work that cannot be sent to a process (a task class
-defined inside a function) is scored here.
+of at least ``PARALLEL_MIN_SAMPLES`` samples scores its languages on as many processes as the cores this
+process may use, itself included: each language in one process (a FLORES direction's sentence chrF++ rows are
+what its corpus chrF++ reads back), the lines and results kept in the run's order and written by this
+process. Workers are spawned, not forked: a run scores with its backend still loaded, and forking a process
+that holds torch or vLLM threads can deadlock. Work that cannot be sent to a process (a task class defined
+inside a function) is scored here.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import pickle
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from harness.api.languages import Language
@@ -31,7 +32,7 @@ from harness.run.config import TaskSelection
 PARALLEL_MIN_SAMPLES = 20_000  # below this, starting workers (~1 s each: imports) costs more than it saves
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
     """One example of one task and language, with its requests and (once answered) the backend's answers."""
 
@@ -56,7 +57,7 @@ class Unit:
         return [answer.finish_reason for answer in self.answers if isinstance(answer, Generation)]
 
 
-@dataclass
+@dataclass(slots=True)
 class LanguageWork:
     """The answered units of one task and language (contiguous in a run), with what aggregating them needs."""
 
@@ -125,22 +126,65 @@ def language_works(
 
 def score_languages(
     works: Iterable[LanguageWork], samples: int, workers: int | None = None
-) -> Iterator[tuple[LanguageWork, list[str], LanguageResult]]:
-    """``score_language`` of each work in order, in ``workers`` processes (default: the usable cores, when the
-    run has ``PARALLEL_MIN_SAMPLES`` samples or more; 1 scores here)."""
+) -> Iterator[tuple[tuple[str, str], list[str], LanguageResult]]:
+    """``(key, *score_language(work))`` of each work in order, by ``workers`` processes: this one and
+    ``workers - 1`` spawned ones (default: the usable cores when the run has ``PARALLEL_MIN_SAMPLES`` samples or
+    more, else 1). This process scores whenever the others have two works each waiting, so no core idles and
+    no extra process holds a copy of what this one has loaded; a language's units are let go once sent or
+    scored, and at most ``IN_ORDER_BACKLOG`` scored languages wait for an earlier one to finish."""
     if workers is None:
         workers = usable_cores() if samples >= PARALLEL_MIN_SAMPLES else 1
-    if workers > 1:
-        works = list(works)
-        workers = min(workers, len(works))
-    if workers <= 1 or not _can_send(works):  # type: ignore[arg-type]
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # see _one_thread_each; restored when the generator ends
+        yield from _score_in_order(works, workers)
+
+
+def _score_in_order(
+    works: Iterable[LanguageWork], workers: int
+) -> Iterator[tuple[tuple[str, str], list[str], LanguageResult]]:
+    if workers <= 1:
         for work in works:  # one language at a time, each let go once written
-            yield (work, *score_language(work))
+            yield (work.key, *score_language(work))
         return
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-        for work, (lines, result) in zip(works, pool.map(score_language, works), strict=True):
-            yield work, lines, result
+    sendable: dict[int, bool] = {}
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=spawn, initializer=_one_thread_each) as pool:
+        queue: deque[tuple[tuple[str, str], Future[tuple[list[str], LanguageResult]]]] = deque()
+        for work in works:
+            task = work.units[0].selection.task
+            if id(task) not in sendable:
+                sendable[id(task)] = _can_send(task, work.metrics)
+            sent = sum(1 for _, future in queue if not future.done())
+            if sendable[id(task)] and sent < 2 * (workers - 1):
+                queue.append((work.key, pool.submit(score_language, work)))
+            else:
+                queue.append((work.key, _done(score_language(work))))
+            del work  # the pool's copy, or the lines, are all that is left of it
+            while queue and (queue[0][1].done() or len(queue) > IN_ORDER_BACKLOG):
+                key, future = queue.popleft()
+                yield (key, *future.result())
+        while queue:
+            key, future = queue.popleft()
+            yield (key, *future.result())
+
+
+IN_ORDER_BACKLOG = 16
+
+
+def _done(value: tuple[list[str], LanguageResult]) -> Future[tuple[list[str], LanguageResult]]:
+    future: Future[tuple[list[str], LanguageResult]] = Future()
+    future.set_result(value)
+    return future
+
+
+def _one_thread_each() -> None:
+    """A worker's numpy calls (the bootstrap's small matrix products) on one thread: the scoring processes
+    already fill every core, and OpenBLAS's threads spinning beside them slowed a whole-suite run by a tenth
+    to a third (measured with benchmarks/bench_harness.py)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
 
 
 def usable_cores() -> int:
@@ -148,13 +192,10 @@ def usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _can_send(works: Sequence[LanguageWork]) -> bool:
-    """Whether the tasks and metrics of ``works`` survive pickling (a class defined in a function does not)."""
-    kinds: dict[int, tuple[Task, tuple[Metric, ...]]] = {}
-    for work in works:
-        kinds.setdefault(id(work.units[0].selection.task), (work.units[0].selection.task, work.metrics))
+def _can_send(task: Task, metrics: tuple[Metric, ...]) -> bool:
+    """Whether a task and its metrics survive pickling (a class defined in a function does not)."""
     try:
-        pickle.dumps(list(kinds.values()))
+        pickle.dumps((task, metrics))
     except (pickle.PicklingError, AttributeError, TypeError):
         return False
     return True

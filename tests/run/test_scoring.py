@@ -50,10 +50,10 @@ def test_a_task_that_cannot_be_pickled_is_scored_here(data_dir: Path) -> None:
         units.append(Unit(selection, english, example, requests, answers=answers))
     info = DataInfo(source="local", split="test", files={}, total_examples=2)
     works = language_works(units, lambda s: s.task.metrics(s.variant), {(selection.key, "eng_Latn"): info})
-    ((work, lines, result),) = list(score_languages(works, samples=2, workers=2))
+    ((key, lines, result),) = list(score_languages(works, samples=2, workers=2))
     first_label = json.loads(lines[0])["requests"][0]["continuations"][0].strip()
     assert len(lines) == 2 and json.loads(lines[0])["extracted"] == first_label
-    assert result.n == 2 and work.key == (selection.key, "eng_Latn") and "acc" in result.metrics
+    assert result.n == 2 and key == (selection.key, "eng_Latn") and "acc" in result.metrics
 
 
 def test_languages_must_be_contiguous(data_dir: Path) -> None:
