@@ -33,6 +33,7 @@ from harness.records.schema import (
 )
 from harness.run.config import RunConfig, TaskSelection, validate
 from harness.run.examples import load_examples
+from harness.run.lazy_engine import EngineChanged, LazyEngine, engine_signature, record_info, recorded_info
 from harness.run.model_info import describe_model, with_adapter
 from harness.run.model_store import check_model
 from harness.run.model_store import resolve as resolve_model
@@ -64,17 +65,15 @@ def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
             reasons = "; ".join(f"{t}/{lang}: {why}" for (t, lang), why in skipped.items())
             raise DataError(f"nothing to evaluate: every selected language was skipped ({reasons})")
         loaded_at = time.perf_counter()
-        engine = backend or create_backend(
-            config.backend, config.model, config.generation, revision=config.revision, **config.backend_options
-        )
-        model = with_adapter(
-            describe_model(config.model, config.revision, full=config.full_fingerprint),
-            config.backend_options.get("lora_path"),  # type: ignore[arg-type]
-        )
-        cached = _with_cache(engine, model, config)
+        cached, model = _engine_behind_store(backend, config)
         model_loaded_at = time.perf_counter()
-        _answer(cached, units)
+        try:
+            _answer(cached, units)
+        except EngineChanged as changed:  # the recorded engine was not the one loaded: its keys were wrong
+            cached = _with_cache(changed.engine, model, config, cached.store)
+            _answer(cached, units)
         answered_at = time.perf_counter()
+        lazy_load_s = getattr(cached.inner, "load_seconds", 0.0)  # a LazyEngine loaded while answering
         if cached.store is not None:
             cached.store.close()
         tasks = _score(plan, units, data_infos, skipped, config, folder)
@@ -92,13 +91,13 @@ def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
             display_name=config.display_name,
             study=config.study,
             recipe=config.recipe,
-            backend=engine.info(),
+            backend=cached.info(),
             generation=config.generation,
             tasks=tasks,
             timings={
                 "load_data_s": round(loaded_at - started, 3),
-                "load_model_s": round(model_loaded_at - loaded_at, 3),
-                "inference_s": round(answered_at - model_loaded_at, 3),
+                "load_model_s": round(model_loaded_at - loaded_at + lazy_load_s, 3),
+                "inference_s": round(answered_at - model_loaded_at - lazy_load_s, 3),
                 "total_s": round(time.perf_counter() - started, 3),
                 # Run facts like the times above: a resumed or repeated run differs here and only here.
                 "requests_from_cache": cached.hits,
@@ -111,16 +110,56 @@ def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
         raise
 
 
-def _with_cache(engine: Backend, model: ModelInfo, config: RunConfig) -> CachingBackend:
-    """The engine behind the response store; without one (CACHE=off, no fingerprint, unusable store) it is
-    chunked all the same, so answers never depend on the cache."""
+def _engine_behind_store(backend: Backend | None, config: RunConfig) -> tuple[CachingBackend, ModelInfo]:
+    """The engine behind the response store (``backend`` when given), and the model's identity. An engine
+    loaded for the same signature before left its info in the store: the run then loads none unless a request
+    is missing (``lazy_engine``)."""
+    model = _describe(config)
+    if backend is None and model.fingerprint.startswith("unresolved:"):
+        backend = _create(config)  # a Hub model not downloaded yet: loading downloads it, then it has files
+        model = _describe(config)
+    if backend is not None:
+        return _with_cache(backend, model, config, _store(model, config)), model
+    store = _store(model, config)
+    if store is None:
+        return _with_cache(_create(config), model, config, store), model
+    signature = engine_signature(config, model)
+    recorded = recorded_info(store, signature)
+    if recorded is None:
+        engine = _create(config)
+        record_info(store, signature, engine.info())
+        return _with_cache(engine, model, config, store), model
+    lazy = LazyEngine(lambda: _create(config), recorded, lambda engine: record_info(store, signature, engine.info()))
+    return _with_cache(lazy, model, config, store), model
+
+
+def _create(config: RunConfig) -> Backend:
+    return create_backend(
+        config.backend, config.model, config.generation, revision=config.revision, **config.backend_options
+    )
+
+
+def _describe(config: RunConfig) -> ModelInfo:
+    """The model's identity: its fingerprint (a Hub model's once downloaded) and any LoRA adapter's."""
+    model = describe_model(config.model, config.revision, full=config.full_fingerprint)
+    return with_adapter(model, config.backend_options.get("lora_path"))  # type: ignore[arg-type]
+
+
+def _store(model: ModelInfo, config: RunConfig) -> ResponseStore | None:
+    """The response store, or None: CACHE=off, no fingerprint (warned), or a store that cannot be used."""
     if config.cache is None:
-        return CachingBackend(engine, None, None)
+        return None
     if model.fingerprint.startswith("unresolved:"):
         print(f"xlh: warning: no fingerprint for {config.model}: answers are not cached", file=sys.stderr)
-        return CachingBackend(engine, None, None)
+        return None
     store = ResponseStore(config.cache)
-    if not store.enabled:
+    return store if store.enabled else None
+
+
+def _with_cache(engine: Backend, model: ModelInfo, config: RunConfig, store: ResponseStore | None) -> CachingBackend:
+    """The engine behind ``store``; without one (CACHE=off, no fingerprint, unusable store) it is chunked all
+    the same, so answers never depend on the cache."""
+    if store is None:
         return CachingBackend(engine, None, None)
     return CachingBackend(
         engine,
