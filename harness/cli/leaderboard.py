@@ -10,7 +10,6 @@ from pathlib import Path
 from harness.analysis.board import Leaderboard
 from harness.analysis.leaderboard import build
 from harness.records.io import atomic_write_text
-from harness.render.leaderboard_html import to_html
 from harness.render.leaderboard_text import to_csv, to_markdown
 
 HELP = "write leaderboard.md, .csv and .html from every results file under a folder"
@@ -31,6 +30,8 @@ def write(board: Leaderboard, out: Path | None = None) -> list[Path]:
     atomically (a reader sees the old file or the new one, never half of one) and readable by others (the
     umask's permissions: a page others may read or serve). Returns the paths, in ``OUTPUTS`` order."""
     out = out or board.root
+    from harness.render.leaderboard_html import to_html  # matplotlib: not for `xlh --help`
+
     texts = {"leaderboard.md": to_markdown(board), "leaderboard.csv": to_csv(board), "leaderboard.html": to_html(board)}
     paths = []
     for name in OUTPUTS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,15 @@ def test_missing_language_file_skips_that_language_only(tiny_model, data_dir, tm
     assert set(task["languages"]) == {"de"}
     assert "mgsm_fr.tsv" in task["skipped"]["fr"]
     assert "skipping mgsm/fr" in capsys.readouterr().err
+
+
+def test_the_command_line_imports_no_engine_or_plotting_library_until_a_command_needs_one() -> None:
+    """`xlh --help` stays well under a second: torch, transformers, vLLM and matplotlib load only in the
+    commands that use them."""
+    heavy = "('torch', 'transformers', 'vllm', 'matplotlib')"
+    script = f"import sys, harness.cli.main; print(sorted(m for m in {heavy} if m in sys.modules))"
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip() == "[]"
