@@ -135,7 +135,7 @@ def segment_rows(
         for index, row in zip(missing, computed, strict=True):
             rows[index] = row
             rows_seen.put((hypotheses[index], references[index]), row)
-    return np.stack(rows) if rows else np.zeros((0, 0), dtype=np.int64)
+    return np.stack([row for row in rows if row is not None]) if rows else np.zeros((0, 0), dtype=np.int64)
 
 
 def bootstrap_scores(scorer: SacrebleuMetric, stats: np.ndarray, resamples: int, seed: int) -> np.ndarray:

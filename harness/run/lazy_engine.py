@@ -46,7 +46,7 @@ class EngineChanged(Exception):
 
 def engine_signature(config: RunConfig, model: ModelInfo) -> str:
     """Everything that goes into loading an engine, hashed: runs with equal signatures load equal engines."""
-    installed = {}
+    installed: dict[str, str | None] = {}
     for name in ENGINE_LIBRARIES:
         try:
             installed[name] = metadata.version(name)

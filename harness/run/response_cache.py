@@ -353,8 +353,8 @@ class CachingBackend:
         decode: Callable[[str], R],
         size: Callable[[Q], int],
     ) -> list[R]:
-        if self.identity is None:  # no store: equal requests are still computed once, as with a store
-            keys = [json.dumps(_request_fields(request), sort_keys=True) for request in requests]  # type: ignore[arg-type]
+        if self.identity is None:  # no store: equal requests (equal frozen records) are still computed once
+            keys: list[Any] = list(requests)
         else:
             keys = [self.identity.key(request) for request in requests]  # type: ignore[arg-type]
         stored = self.store.get_many(list(dict.fromkeys(keys))) if self.store else {}
