@@ -14,8 +14,9 @@ from harness.errors import ConfigError
 # bump it whenever that code changes (tests/test_versions.py fails when a module changes without a bump).
 # 3: generation budgets above 256 shrink to fit before the prompt is cut; 4: the transformers backend batches
 # shared contexts by context, computes only the logits it scores (log-likelihoods move by ~1e-5, as a batch
-# size does)
-ENCODING_VERSION = 4
+# size does); 5: it scores each context's first continuation token once and runs the continuation pass only
+# for continuations of two or more tokens, sixteen contexts a batch (again ~1e-6: other batch shapes)
+ENCODING_VERSION = 5
 
 # name -> "module:Class"; aliases point at the same class.
 BACKENDS: dict[str, str] = {

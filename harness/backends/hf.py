@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,11 @@ class _ChoiceItem:
     @property
     def rows(self) -> int:
         return len(self.encoded.continuations)
+
+    @property
+    def longer_rows(self) -> int:
+        """Continuations of more than one token: the rows of a shared-context continuation pass."""
+        return sum(1 for tokens in self.encoded.continuations if len(tokens) > 1)
 
     @property
     def length(self) -> int:
@@ -149,11 +154,12 @@ class TransformersBackend:
     # -- choice scoring ---------------------------------------------------------------------------
     def _batches(self, items: list[_ChoiceItem]) -> Iterator[list[_ChoiceItem]]:
         """Shared-context scoring runs each context once: a batch is up to ``batch_size`` contexts with at most
-        ``MAX_ROWS_PER_CONTEXT`` continuation rows per context on average (SIB-200's seven continuations per
-        context: four contexts, where counting ``batch_size`` rows gave two). Full scoring runs every
+        ``MAX_ROWS_PER_CONTEXT`` continuation-pass rows (continuations of two or more tokens) per context on
+        average: sixteen SIB-200 or Belebele contexts at batch size 16. Full scoring runs every
         context+continuation row: a batch is ``batch_size`` rows, as lm-eval counts."""
         if self.score_mode == "shared_context":
-            return _batches_by_rows(items, self.batch_size * MAX_ROWS_PER_CONTEXT, max_items=self.batch_size)
+            longer = self.batch_size * MAX_ROWS_PER_CONTEXT
+            return _batches_by_rows(items, longer, max_items=self.batch_size, rows_of=lambda item: item.longer_rows)
         return _batches_by_rows(items, self.batch_size)
 
     def _encode(self, request: ChoiceRequest) -> EncodedChoice:
@@ -168,38 +174,46 @@ class TransformersBackend:
         context_positions = (context_mask.cumsum(-1) - 1).clamp(min=0)
         owners = [b for b, item in enumerate(batch) for _ in item.encoded.continuations]
         conts = [list(tokens) for item in batch for tokens in item.encoded.continuations]
-        owner_index = torch.tensor(owners, device=self.device)
-        cont_width = max(len(c) for c in conts)
+        longer = [row for row, tokens in enumerate(conts) if len(tokens) > 1]  # rows the continuation pass runs
         # Only the last position's logits are needed (they predict the first continuation token): the LM head
         # over every context position would cost a (batch x width x vocabulary) product, 262,144 wide for Gemma.
         out = self.model(
             input_ids=context_ids,
             attention_mask=context_mask,
             position_ids=context_positions,
-            use_cache=cont_width > 1,  # single-token continuations need no cache
+            use_cache=bool(longer),  # single-token continuations need no cache
             **self._last_logits_only,
         )
+        # Token 0 of every continuation is scored by its context's last logits, once per context.
         first_logits = out.logits[:, -1, :].float()
-        cont_ids = torch.tensor([c + [pad] * (cont_width - len(c)) for c in conts], device=self.device)
-        cont_mask = torch.tensor([[1] * len(c) + [0] * (cont_width - len(c)) for c in conts], device=self.device)
-        # Token 0 of every continuation is scored by the context's last logits.
-        first = _token_scores(first_logits[owner_index].unsqueeze(1), cont_ids[:, :1], cont_mask[:, :1])
-        if cont_width == 1:
-            return _collect(batch, first)  # single-token choices (Belebele's 1-4): no continuation pass at all
+        owner_index = torch.tensor(owners, device=self.device)
+        first_tokens = torch.tensor([tokens[0] for tokens in conts], device=self.device)
+        picked = torch.log_softmax(first_logits, dim=-1)[owner_index, first_tokens]
+        greedy = first_logits.argmax(dim=-1)[owner_index] == first_tokens
+        first = (picked.double().tolist(), greedy.tolist(), [1] * len(conts))
+        if not longer:
+            return _collect(batch, first)  # single-token choices (Belebele's A-D): no continuation pass at all
+        # Tokens j > 0 of the longer continuations (SIB-200: 1 label of 7 with Gemma's tokenizer) are scored by a
+        # continuation pass over the context's cache, one cache row per such continuation; the pass's last
+        # position predicts nothing scored, so it is left out.
+        longer_owners = owner_index[longer]
         cache = out.past_key_values
-        cache.reorder_cache(owner_index)  # one cache row per continuation (a gather with repeats)
+        cache.reorder_cache(longer_owners)  # a gather with repeats
+        rest_conts = [conts[row] for row in longer]
+        rest_width = max(len(c) for c in rest_conts)
+        rest_ids = torch.tensor([c + [pad] * (rest_width - len(c)) for c in rest_conts], device=self.device)
+        rest_mask = torch.tensor([[1] * len(c) + [0] * (rest_width - len(c)) for c in rest_conts], device=self.device)
         lengths = torch.tensor([len(c) for c in contexts], device=self.device)
-        positions = lengths[owner_index].unsqueeze(1) + torch.arange(cont_width, device=self.device)
-        # Token j > 0 is scored by the continuation pass at position j - 1: the last position's logits are unused.
+        positions = lengths[longer_owners].unsqueeze(1) + torch.arange(rest_width, device=self.device)
         out2 = self.model(
-            input_ids=cont_ids[:, :-1],
-            attention_mask=torch.cat([context_mask[owner_index], cont_mask[:, :-1]], dim=1),
+            input_ids=rest_ids[:, :-1],
+            attention_mask=torch.cat([context_mask[longer_owners], rest_mask[:, :-1]], dim=1),
             position_ids=positions[:, :-1],
             past_key_values=cache,
             use_cache=False,
         )
-        rest = _token_scores(out2.logits.float(), cont_ids[:, 1:], cont_mask[:, 1:])
-        return _collect(batch, _add_scores(first, rest))
+        rest = _token_scores(out2.logits.float(), rest_ids[:, 1:], rest_mask[:, 1:])
+        return _collect(batch, _add_scores(first, _spread(rest, longer, len(conts))))
 
     def _score_full(self, batch: list[_ChoiceItem]) -> list[ChoiceScores]:
         pad = self._pad_id()
@@ -302,6 +316,16 @@ def _token_scores(
     return sums, greedy.all(dim=1).tolist(), mask.sum(dim=1).tolist()
 
 
+def _spread(
+    scores: tuple[list[float], list[bool], list[int]], rows: list[int], total: int
+) -> tuple[list[float], list[bool], list[int]]:
+    """Scores of some rows placed among ``total`` rows; the others score nothing (0.0, greedy, no tokens)."""
+    sums, greedy, counts = [0.0] * total, [True] * total, [0] * total
+    for position, row in enumerate(rows):
+        sums[row], greedy[row], counts[row] = scores[0][position], scores[1][position], scores[2][position]
+    return sums, greedy, counts
+
+
 def _add_scores(
     a: tuple[list[float], list[bool], list[int]], b: tuple[list[float], list[bool], list[int]]
 ) -> tuple[list[float], list[bool], list[int]]:
@@ -331,18 +355,22 @@ def _collect(batch: list[_ChoiceItem], scores: tuple[list[float], list[bool], li
 
 
 def _batches_by_rows(
-    items: list[_ChoiceItem], rows: int, max_items: int | None = None
+    items: list[_ChoiceItem],
+    rows: int,
+    max_items: int | None = None,
+    rows_of: Callable[[_ChoiceItem], int] = lambda item: item.rows,
 ) -> Iterator[list[_ChoiceItem]]:
-    """Consecutive items whose continuations add up to at most ``rows``, and at most ``max_items`` items (an
-    item is never split)."""
+    """Consecutive items whose rows (``rows_of``: by default every continuation) add up to at most ``rows``, and
+    at most ``max_items`` items (an item is never split)."""
     batch: list[_ChoiceItem] = []
     count = 0
     for item in items:
-        if batch and (count + item.rows > rows or (max_items is not None and len(batch) >= max_items)):
+        size = rows_of(item)
+        if batch and (count + size > rows or (max_items is not None and len(batch) >= max_items)):
             yield batch
             batch, count = [], 0
         batch.append(item)
-        count += item.rows
+        count += size
     if batch:
         yield batch
 
