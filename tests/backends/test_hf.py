@@ -85,6 +85,36 @@ def test_single_token_choices_skip_the_continuation_pass_and_score_the_same(hf_b
             assert greedy == expected_greedy
 
 
+def test_only_longer_continuations_run_the_continuation_pass(hf_backend) -> None:
+    """SIB-200-like choices, single-token labels beside a longer one: the context pass scores every first
+    token, the continuation pass runs one row per longer continuation only, and every score equals a direct
+    computation."""
+    words = ["the", "and", "of", "to", "is", "in", "water", "information", "government", "understanding"]
+    length = {w: len(encode_choice(hf_backend.tokenizer, "Topic:", (" " + w,)).continuations[0]) for w in words}
+    single, longer = [w for w in words if length[w] == 1][:3], [w for w in words if length[w] > 1][:1]
+    assert len(single) == 3 and len(longer) == 1, length
+    continuations = tuple(" " + w for w in [*single, *longer])
+    requests = [ChoiceRequest(context=f"Text {n}: the topic is", continuations=continuations) for n in range(3)]
+    rows: list[int] = []
+    hook = hf_backend.model.register_forward_pre_hook(
+        lambda module, args, kwargs: rows.append(kwargs["input_ids"].shape[0]), with_kwargs=True
+    )
+    try:
+        results = hf_backend.score_choices(requests)
+    finally:
+        hook.remove()
+    assert rows == [3, 3]  # three contexts, then three continuation rows (one per request), not twelve
+    for request, result in zip(requests, results, strict=True):
+        for continuation, ll, count, greedy in zip(
+            request.continuations, result.loglikelihoods, result.token_counts, result.is_greedy, strict=True
+        ):
+            expected, expected_count, expected_greedy = _reference_loglikelihood(
+                hf_backend, request.context, continuation
+            )
+            assert abs(ll - expected) <= loglikelihood_tolerance(expected, count)
+            assert (count, greedy) == (expected_count, expected_greedy)
+
+
 def test_choice_scores_do_not_depend_on_batch_size(tiny_model, choice_requests) -> None:
     one = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=1, progress=False)
     many = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=64, progress=False)
