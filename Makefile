@@ -86,9 +86,11 @@ table: install
 models: install
 	$(BIN)/xlh models build $(NAMES)
 
-# Choice-scoring strategies and backends timed on the same requests; numbers go to BENCHMARKS.md.
+# BENCHMARKS.md's numbers: choice-scoring strategies, the harness alone over the whole local suite (10%, 50%,
+# 100% of every file), and xlh against lm-eval side by side.
 bench: install
 	$(BIN)/python benchmarks/bench_choices.py --data-dir "$(DATA_DIR)"
+	$(BIN)/python benchmarks/bench_harness.py --data-dir "$(DATA_DIR)" --fraction 0.1 0.5 1.0
 	$(MAKE) bench-lmeval
 
 # xlh vs lm-eval 0.4.13 side by side on gemma-3-270m: wall time (median of interleaved repeats), peak RSS,
