@@ -38,6 +38,7 @@ ENCODING_MODULES = (
     "harness.backends.stops",
     "harness.backends.scoring",
     "harness.backends.chat",
+    "harness.backends.batching",
     "harness.backends.hf",
     "harness.backends.vllm",
     "harness.backends.openai",

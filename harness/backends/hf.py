@@ -15,8 +15,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -26,6 +25,7 @@ from tqdm.auto import tqdm
 import harness
 from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends.base import BackendInfo, GenerationParams
+from harness.backends.batching import ChoiceItem, batches_by_rows, chunks_by
 from harness.backends.model_folder import require_model_folder_if_local
 from harness.backends.scoring import encode_for_scoring
 from harness.backends.stops import cut_at_stop, eos_ids, finish_reason
@@ -36,25 +36,6 @@ SCORE_MODES = ("shared_context", "full")
 # Shared-context batches: continuation rows per context, on average, before a batch is cut (the cache is
 # repeated once per row).
 MAX_ROWS_PER_CONTEXT = 2
-
-
-@dataclass(frozen=True)
-class _ChoiceItem:
-    index: int  # position in the caller's request list
-    encoded: EncodedChoice
-
-    @property
-    def rows(self) -> int:
-        return len(self.encoded.continuations)
-
-    @property
-    def longer_rows(self) -> int:
-        """Continuations of more than one token: the rows of a shared-context continuation pass."""
-        return sum(1 for tokens in self.encoded.continuations if len(tokens) > 1)
-
-    @property
-    def length(self) -> int:
-        return len(self.encoded.context) + max(len(c) for c in self.encoded.continuations)
 
 
 class TransformersBackend:
@@ -115,7 +96,7 @@ class TransformersBackend:
         del self.model
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
-        items = [_ChoiceItem(i, self._encode(request)) for i, request in enumerate(requests)]
+        items = [ChoiceItem(i, self._encode(request)) for i, request in enumerate(requests)]
         results: list[ChoiceScores | None] = [None] * len(items)
         # Longest first: the first batch shows at once whether memory suffices, as lm-eval does.
         items.sort(key=lambda item: (-item.length, item.index))
@@ -142,7 +123,7 @@ class TransformersBackend:
         order = sorted(range(len(requests)), key=lambda i: (fitted[i][1], -len(fitted[i][0]), i))
         bar = tqdm(total=len(requests), desc="generating", unit="req", disable=not self.progress)
         with torch.inference_mode():
-            for batch in _chunks_by(order, self.batch_size, key=lambda i: fitted[i][1]):
+            for batch in chunks_by(order, self.batch_size, key=lambda i: fitted[i][1]):
                 answers = self._generate_batch([requests[i] for i in batch], [fitted[i] for i in batch])
                 for i, answer in zip(batch, answers, strict=True):
                     results[i] = answer
@@ -152,20 +133,20 @@ class TransformersBackend:
         return results  # type: ignore[return-value]
 
     # -- choice scoring ---------------------------------------------------------------------------
-    def _batches(self, items: list[_ChoiceItem]) -> Iterator[list[_ChoiceItem]]:
+    def _batches(self, items: list[ChoiceItem]) -> Iterator[list[ChoiceItem]]:
         """Shared-context scoring runs each context once: a batch is up to ``batch_size`` contexts with at most
         ``MAX_ROWS_PER_CONTEXT`` continuation-pass rows (continuations of two or more tokens) per context on
         average: sixteen SIB-200 or Belebele contexts at batch size 16. Full scoring runs every
         context+continuation row: a batch is ``batch_size`` rows, as lm-eval counts."""
         if self.score_mode == "shared_context":
             longer = self.batch_size * MAX_ROWS_PER_CONTEXT
-            return _batches_by_rows(items, longer, max_items=self.batch_size, rows_of=lambda item: item.longer_rows)
-        return _batches_by_rows(items, self.batch_size)
+            return batches_by_rows(items, longer, max_items=self.batch_size, rows_of=lambda item: item.longer_rows)
+        return batches_by_rows(items, self.batch_size)
 
     def _encode(self, request: ChoiceRequest) -> EncodedChoice:
         return encode_for_scoring(self.tokenizer, request, self.max_length, self.add_bos_token)
 
-    def _score_shared_context(self, batch: list[_ChoiceItem]) -> list[ChoiceScores]:
+    def _score_shared_context(self, batch: list[ChoiceItem]) -> list[ChoiceScores]:
         pad = self._pad_id()
         contexts = [list(item.encoded.context) for item in batch]
         width = max(len(c) for c in contexts)
@@ -215,7 +196,7 @@ class TransformersBackend:
         rest = _token_scores(out2.logits.float(), rest_ids[:, 1:], rest_mask[:, 1:])
         return _collect(batch, _add_scores(first, _spread(rest, longer, len(conts))))
 
-    def _score_full(self, batch: list[_ChoiceItem]) -> list[ChoiceScores]:
+    def _score_full(self, batch: list[ChoiceItem]) -> list[ChoiceScores]:
         pad = self._pad_id()
         rows = [
             (len(item.encoded.context), list(item.encoded.context) + list(tokens))
@@ -337,7 +318,7 @@ def _add_scores(
     )
 
 
-def _collect(batch: list[_ChoiceItem], scores: tuple[list[float], list[bool], list[int]]) -> list[ChoiceScores]:
+def _collect(batch: list[ChoiceItem], scores: tuple[list[float], list[bool], list[int]]) -> list[ChoiceScores]:
     sums, greedy, counts = scores
     results, row = [], 0
     for item in batch:
@@ -352,39 +333,6 @@ def _collect(batch: list[_ChoiceItem], scores: tuple[list[float], list[bool], li
         )
         row += n
     return results
-
-
-def _batches_by_rows(
-    items: list[_ChoiceItem],
-    rows: int,
-    max_items: int | None = None,
-    rows_of: Callable[[_ChoiceItem], int] = lambda item: item.rows,
-) -> Iterator[list[_ChoiceItem]]:
-    """Consecutive items whose rows (``rows_of``: by default every continuation) add up to at most ``rows``, and
-    at most ``max_items`` items (an item is never split)."""
-    batch: list[_ChoiceItem] = []
-    count = 0
-    for item in items:
-        size = rows_of(item)
-        if batch and (count + size > rows or (max_items is not None and len(batch) >= max_items)):
-            yield batch
-            batch, count = [], 0
-        batch.append(item)
-        count += size
-    if batch:
-        yield batch
-
-
-def _chunks_by(order: list[int], size: int, key: Any) -> Iterator[list[int]]:
-    """Consecutive chunks of at most ``size`` indices sharing the same ``key``."""
-    chunk: list[int] = []
-    for index in order:
-        if chunk and (len(chunk) == size or key(chunk[0]) != key(index)):
-            yield chunk
-            chunk = []
-        chunk.append(index)
-    if chunk:
-        yield chunk
 
 
 def _resolve_device(device: str) -> str:

@@ -1,0 +1,62 @@
+"""How the transformers backend cuts its work into batches: choice items by their rows, generation requests by
+their token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from harness.backends.tokenization import EncodedChoice
+
+
+@dataclass(frozen=True)
+class ChoiceItem:
+    index: int  # position in the caller's request list
+    encoded: EncodedChoice
+
+    @property
+    def rows(self) -> int:
+        return len(self.encoded.continuations)
+
+    @property
+    def longer_rows(self) -> int:
+        """Continuations of more than one token: the rows of a shared-context continuation pass."""
+        return sum(1 for tokens in self.encoded.continuations if len(tokens) > 1)
+
+    @property
+    def length(self) -> int:
+        return len(self.encoded.context) + max(len(c) for c in self.encoded.continuations)
+
+
+def batches_by_rows(
+    items: list[ChoiceItem],
+    rows: int,
+    max_items: int | None = None,
+    rows_of: Callable[[ChoiceItem], int] = lambda item: item.rows,
+) -> Iterator[list[ChoiceItem]]:
+    """Consecutive items whose rows (``rows_of``: by default every continuation) add up to at most ``rows``, and
+    at most ``max_items`` items (an item is never split)."""
+    batch: list[ChoiceItem] = []
+    count = 0
+    for item in items:
+        size = rows_of(item)
+        if batch and (count + size > rows or (max_items is not None and len(batch) >= max_items)):
+            yield batch
+            batch, count = [], 0
+        batch.append(item)
+        count += size
+    if batch:
+        yield batch
+
+
+def chunks_by(order: list[int], size: int, key: Any) -> Iterator[list[int]]:
+    """Consecutive chunks of at most ``size`` indices sharing the same ``key``."""
+    chunk: list[int] = []
+    for index in order:
+        if chunk and (len(chunk) == size or key(chunk[0]) != key(index)):
+            yield chunk
+            chunk = []
+        chunk.append(index)
+    if chunk:
+        yield chunk
