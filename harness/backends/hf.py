@@ -194,7 +194,7 @@ class TransformersBackend:
             use_cache=False,
         )
         rest = _token_scores(out2.logits.float(), rest_ids[:, 1:], rest_mask[:, 1:])
-        return _collect(batch, _add_scores(first, _spread(rest, longer, len(conts))))
+        return _collect(batch, _extend(first, rest, longer))
 
     def _score_full(self, batch: list[ChoiceItem]) -> list[ChoiceScores]:
         pad = self._pad_id()
@@ -297,25 +297,17 @@ def _token_scores(
     return sums, greedy.all(dim=1).tolist(), mask.sum(dim=1).tolist()
 
 
-def _spread(
-    scores: tuple[list[float], list[bool], list[int]], rows: list[int], total: int
+def _extend(
+    first: tuple[list[float], list[bool], list[int]], rest: tuple[list[float], list[bool], list[int]], rows: list[int]
 ) -> tuple[list[float], list[bool], list[int]]:
-    """Scores of some rows placed among ``total`` rows; the others score nothing (0.0, greedy, no tokens)."""
-    sums, greedy, counts = [0.0] * total, [True] * total, [0] * total
+    """The scores of every row's first token (``first``) with ``rest``, the scores of the following tokens of
+    ``rows``, added to those rows."""
+    sums, greedy, counts = list(first[0]), list(first[1]), list(first[2])
     for position, row in enumerate(rows):
-        sums[row], greedy[row], counts[row] = scores[0][position], scores[1][position], scores[2][position]
+        sums[row] += rest[0][position]
+        greedy[row] = greedy[row] and rest[1][position]
+        counts[row] += rest[2][position]
     return sums, greedy, counts
-
-
-def _add_scores(
-    a: tuple[list[float], list[bool], list[int]], b: tuple[list[float], list[bool], list[int]]
-) -> tuple[list[float], list[bool], list[int]]:
-    """Scores of two consecutive spans of the same rows, as one span."""
-    return (
-        [x + y for x, y in zip(a[0], b[0], strict=True)],
-        [x and y for x, y in zip(a[1], b[1], strict=True)],
-        [x + y for x, y in zip(a[2], b[2], strict=True)],
-    )
 
 
 def _collect(batch: list[ChoiceItem], scores: tuple[list[float], list[bool], list[int]]) -> list[ChoiceScores]:

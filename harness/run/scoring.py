@@ -73,10 +73,11 @@ def score_language(work: LanguageWork) -> tuple[list[str], LanguageResult]:
     truncated = length_capped = 0
     for unit in work.units:
         task, variant = unit.selection.task, unit.selection.variant
-        scored = task.score(unit.example, unit.language, variant, unit.responses)
+        responses, cut, finish_reasons = unit.responses, unit.truncated_tokens, unit.finish_reasons
+        scored = task.score(unit.example, unit.language, variant, responses)
         scores.append(scored)
-        truncated += 1 if unit.truncated_tokens else 0
-        length_capped += 1 if "length" in unit.finish_reasons else 0
+        truncated += 1 if cut else 0
+        length_capped += 1 if "length" in finish_reasons else 0
         record = SampleRecord(
             task=task.name,
             variant=variant,
@@ -84,13 +85,13 @@ def score_language(work: LanguageWork) -> tuple[list[str], LanguageResult]:
             language=unit.language.code,
             id=unit.example.id,
             requests=[to_jsonable(r) for r in unit.requests],
-            responses=[to_jsonable(r) for r in unit.responses],
+            responses=[to_jsonable(r) for r in responses],
             extracted=scored.extracted,
             gold=scored.gold,
             scores=scored.scores,
             details={**scored.details, "shots": unit.shot_ids} if unit.shot_ids else scored.details,
-            truncated_tokens=unit.truncated_tokens,
-            finish_reasons=unit.finish_reasons,
+            truncated_tokens=cut,
+            finish_reasons=finish_reasons,
         )
         lines.append(dumps(record))
     language = work.units[0].language
