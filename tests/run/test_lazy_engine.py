@@ -47,7 +47,7 @@ def test_a_run_the_store_answers_whole_loads_no_engine(tiny_model, data_dir, tmp
     assert len(loads) == 1 and first.result.timings["requests_computed"] > 0
     again = runner.run(config)
     assert len(loads) == 1  # no engine: every answer came from the store
-    assert again.result.timings["requests_computed"] == 0 and again.result.timings["load_model_s"] < 1
+    assert again.result.timings["requests_computed"] == 0
     assert again.result.backend == first.result.backend  # the engine that computed the answers
     assert [s["responses"] for s in _samples(again.folder)] == [s["responses"] for s in _samples(first.folder)]
 
