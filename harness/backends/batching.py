@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+from harness.backends.scoring import SharedPlan, shared_plan
 from harness.backends.tokenization import EncodedChoice
 
 
@@ -19,10 +21,16 @@ class ChoiceItem:
     def rows(self) -> int:
         return len(self.encoded.continuations)
 
+    @cached_property
+    def plan(self) -> SharedPlan:
+        """The context extended by the continuations' common tokens, and what is left of each continuation."""
+        return shared_plan(self.encoded)
+
     @property
     def longer_rows(self) -> int:
-        """Continuations of more than one token: the rows of a shared-context continuation pass."""
-        return sum(1 for tokens in self.encoded.continuations if len(tokens) > 1)
+        """Continuations with more than one token after the common ones: the rows of a shared-context
+        continuation pass."""
+        return sum(1 for rest in self.plan.rests if len(rest) > 1)
 
     @property
     def length(self) -> int:

@@ -1,9 +1,11 @@
 """The transformers backend: the reference implementation of the backend protocol, on CPU or GPU.
 
-- Choice requests: the context of a request runs through the model once; its KV cache is then shared by
-  all continuations of the request (4 for Belebele, 7 for SIB-200), batched across requests and sorted
-  by length. ``score_mode="full"`` instead runs every context+continuation sequence separately (the
-  plain lm-eval computation, kept as a reference and for architectures whose cache cannot be reordered).
+- Choice requests: the context of a request, with the tokens all its continuations start with, runs
+  through the model once; its last logits score the first token of every continuation (all of Belebele's
+  A-D), and its KV cache is shared by the continuations that go on (1 of SIB-200's 7 labels with Gemma);
+  batched across requests and sorted by length. ``score_mode="full"`` instead runs every
+  context+continuation sequence separately (the plain lm-eval computation, kept as a reference and for
+  architectures whose cache cannot be reordered).
 - Generation: batched greedy decoding (or the run's sampling parameters with a fixed seed), left padding,
   stopped per sequence at the first stop string or EOS; each answer says which of the two (or the token
   budget) ended it (``finish_reason``).
@@ -27,7 +29,7 @@ from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, Genera
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.batching import ChoiceItem, batches_by_rows, chunks_by
 from harness.backends.model_folder import require_model_folder_if_local
-from harness.backends.scoring import encode_for_scoring
+from harness.backends.scoring import SharedPlan, encode_for_scoring
 from harness.backends.stops import cut_at_stop, eos_ids, finish_reason
 from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
 from harness.errors import ConfigError, ModelError
@@ -71,8 +73,7 @@ class TransformersBackend:
         self.torch_dtype = _resolve_dtype(dtype, self.device)
         self.tokenizer, self.model = _load(model, revision, self.device, self.torch_dtype, trust_remote_code)
         self.max_length = max_length or _model_max_length(self.model, self.tokenizer)
-        accepts = "logits_to_keep" in inspect.signature(self.model.forward).parameters
-        self._last_logits_only: dict[str, int] = {"logits_to_keep": 1} if accepts else {}
+        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
         self._options = {
             "revision": revision,
             "batch_size": batch_size,
@@ -148,33 +149,45 @@ class TransformersBackend:
 
     def _score_shared_context(self, batch: list[ChoiceItem]) -> list[ChoiceScores]:
         pad = self._pad_id()
-        contexts = [list(item.encoded.context) for item in batch]
+        plans = [item.plan for item in batch]
+        # The context pass reads each item's prefix: its context and the tokens every continuation starts with
+        # (SIB-200's continuations all start with the context's trailing " \n\n", which lm-eval moves there).
+        contexts = [list(plan.prefix) for plan in plans]
         width = max(len(c) for c in contexts)
         context_ids = torch.tensor([[pad] * (width - len(c)) + c for c in contexts], device=self.device)
         context_mask = torch.tensor([[0] * (width - len(c)) + [1] * len(c) for c in contexts], device=self.device)
         context_positions = (context_mask.cumsum(-1) - 1).clamp(min=0)
-        owners = [b for b, item in enumerate(batch) for _ in item.encoded.continuations]
-        conts = [list(tokens) for item in batch for tokens in item.encoded.continuations]
+        owners = [b for b, plan in enumerate(plans) for _ in plan.rests]
+        conts = [list(rest) for plan in plans for rest in plan.rests]
         longer = [row for row, tokens in enumerate(conts) if len(tokens) > 1]  # rows the continuation pass runs
-        # Only the last position's logits are needed (they predict the first continuation token): the LM head
-        # over every context position would cost a (batch x width x vocabulary) product, 262,144 wide for Gemma.
+        # Only the logits of the last `keep` positions are scored: the last predicts the first token of every rest,
+        # the ones before it the common tokens. The LM head over every position would cost a (batch x width x
+        # vocabulary) product, 262,144 wide for Gemma.
+        keep = max(plan.common for plan in plans) + 1
         out = self.model(
             input_ids=context_ids,
             attention_mask=context_mask,
             position_ids=context_positions,
-            use_cache=bool(longer),  # single-token continuations need no cache
-            **self._last_logits_only,
+            use_cache=bool(longer),  # single-token rests need no cache
+            **({"logits_to_keep": keep} if self._keeps_logits else {}),
         )
-        # Token 0 of every continuation is scored by its context's last logits, once per context.
-        first_logits = out.logits[:, -1, :].float()
+        tail = out.logits[:, -keep:, :].float()
+        log_probs = torch.log_softmax(tail, dim=-1)
+        argmax = tail.argmax(dim=-1)
+        common = _common_scores(plans, log_probs, argmax)
+        # Token 0 of every rest is scored by its prefix's last logits, once per prefix.
         owner_index = torch.tensor(owners, device=self.device)
         first_tokens = torch.tensor([tokens[0] for tokens in conts], device=self.device)
-        picked = torch.log_softmax(first_logits, dim=-1)[owner_index, first_tokens]
-        greedy = first_logits.argmax(dim=-1)[owner_index] == first_tokens
-        first = (picked.double().tolist(), greedy.tolist(), [1] * len(conts))
+        picked = log_probs[owner_index, -1, first_tokens].double().tolist()
+        greedy = (argmax[owner_index, -1] == first_tokens).tolist()
+        first = (
+            [common[0][b] + p for b, p in zip(owners, picked, strict=True)],
+            [common[1][b] and g for b, g in zip(owners, greedy, strict=True)],
+            [plans[b].common + 1 for b in owners],
+        )
         if not longer:
             return _collect(batch, first)  # single-token choices (Belebele's A-D): no continuation pass at all
-        # Tokens j > 0 of the longer continuations (SIB-200: 1 label of 7 with Gemma's tokenizer) are scored by a
+        # Tokens j > 0 of the longer rests (SIB-200: 1 label of 7 with Gemma's tokenizer) are scored by a
         # continuation pass over the context's cache, one cache row per such continuation; the pass's last
         # position predicts nothing scored, so it is left out.
         longer_owners = owner_index[longer]
@@ -295,6 +308,29 @@ def _token_scores(
     greedy = (logits.argmax(dim=-1) == targets) | (mask == 0)
     sums = picked.double().sum(dim=1).tolist()
     return sums, greedy.all(dim=1).tolist(), mask.sum(dim=1).tolist()
+
+
+def _common_scores(
+    plans: list[SharedPlan], log_probs: torch.Tensor, argmax: torch.Tensor
+) -> tuple[list[float], list[bool]]:
+    """Per plan: summed log-prob of its common tokens and whether each was the argmax. ``log_probs`` and
+    ``argmax`` hold the last positions of each prefix; the ``common`` positions before the last predict them."""
+    sums, greedy = [0.0] * len(plans), [True] * len(plans)
+    keep = log_probs.shape[1]
+    spots = [
+        (b, keep - 1 - plan.common + j, token)
+        for b, plan in enumerate(plans)
+        for j, token in enumerate(plan.prefix[plan.context_length :])
+    ]
+    if not spots:
+        return sums, greedy
+    rows, positions, tokens = (torch.tensor(column, device=log_probs.device) for column in zip(*spots, strict=True))
+    picked = log_probs[rows, positions, tokens].double().tolist()
+    hits = (argmax[rows, positions] == tokens).tolist()
+    for (b, _, _), value, hit in zip(spots, picked, hits, strict=True):
+        sums[b] += value
+        greedy[b] = greedy[b] and hit
+    return sums, greedy
 
 
 def _extend(

@@ -10,6 +10,7 @@ import torch
 from harness.api.registry import get_task
 from harness.api.requests import ChoiceRequest, Generation, GenerationRequest
 from harness.backends import GenerationParams, create_backend
+from harness.backends.scoring import shared_plan
 from harness.backends.stops import cut_at_stop, finish_reason
 from harness.backends.tokenization import encode_choice
 from harness.errors import ConfigError, ModelError
@@ -113,6 +114,35 @@ def test_only_longer_continuations_run_the_continuation_pass(hf_backend) -> None
             )
             assert abs(ll - expected) <= loglikelihood_tolerance(expected, count)
             assert (count, greedy) == (expected_count, expected_greedy)
+
+
+def test_tokens_every_continuation_starts_with_are_read_by_the_context_pass(hf_backend) -> None:
+    """SIB-200's context ends in " \\n\\n", which lm-eval's encoding moves to the front of every continuation:
+    those common tokens are read once, by the context pass (its last logits score them), and only what follows
+    them runs as continuation rows; every score equals a direct computation."""
+    words = ["the", "and", "of", "water", "information", "government", "understanding"]
+    context = "Text: the topic is: \n\n"
+    continuations = tuple(" " + w for w in words)
+    plan = shared_plan(encode_choice(hf_backend.tokenizer, context, continuations))
+    assert plan.common >= 1, "the trailing whitespace should become common continuation tokens"
+    longer = sum(1 for rest in plan.rests if len(rest) > 1)
+    assert 0 < longer < len(words), plan.rests
+    shapes: list[tuple[int, int]] = []
+    hook = hf_backend.model.register_forward_pre_hook(
+        lambda module, args, kwargs: shapes.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True
+    )
+    try:
+        (result,) = hf_backend.score_choices([ChoiceRequest(context=context, continuations=continuations)])
+    finally:
+        hook.remove()
+    assert shapes[0] == (1, len(plan.prefix))
+    assert [rows for rows, _ in shapes[1:]] == [longer]
+    for continuation, ll, count, greedy in zip(
+        continuations, result.loglikelihoods, result.token_counts, result.is_greedy, strict=True
+    ):
+        expected, expected_count, expected_greedy = _reference_loglikelihood(hf_backend, context, continuation)
+        assert abs(ll - expected) <= loglikelihood_tolerance(expected, count)
+        assert (count, greedy) == (expected_count, expected_greedy)
 
 
 def test_choice_scores_do_not_depend_on_batch_size(tiny_model, choice_requests) -> None:
