@@ -42,18 +42,27 @@ def batches_by_rows(
     rows: int,
     max_items: int | None = None,
     rows_of: Callable[[ChoiceItem], int] = lambda item: item.rows,
+    max_tokens: int | None = None,
 ) -> Iterator[list[ChoiceItem]]:
-    """Consecutive items whose rows (``rows_of``: by default every continuation) add up to at most ``rows``, and
-    at most ``max_items`` items (an item is never split)."""
+    """Consecutive items whose rows (``rows_of``: by default every continuation) add up to at most ``rows``, at
+    most ``max_items`` items, and at most ``max_tokens`` padded tokens (items x the longest item's ``length``).
+    An item is never split: one that exceeds a limit alone is a batch of its own."""
     batch: list[ChoiceItem] = []
-    count = 0
+    count = width = 0
     for item in items:
         size = rows_of(item)
-        if batch and (count + size > rows or (max_items is not None and len(batch) >= max_items)):
+        wider = max(width, item.length)
+        full = (
+            count + size > rows
+            or (max_items is not None and len(batch) >= max_items)
+            or (max_tokens is not None and wider * (len(batch) + 1) > max_tokens)
+        )
+        if batch and full:
             yield batch
-            batch, count = [], 0
+            batch, count, wider = [], 0, item.length
         batch.append(item)
         count += size
+        width = wider
     if batch:
         yield batch
 

@@ -28,11 +28,11 @@ import harness
 from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.batching import ChoiceItem, batches_by_rows, chunks_by
-from harness.backends.model_folder import require_model_folder_if_local
+from harness.backends.hf_model import load, model_max_length, resolve_device, resolve_dtype, resolve_max_batch_tokens
 from harness.backends.scoring import SharedPlan, encode_for_scoring
 from harness.backends.stops import cut_at_stop, eos_ids, finish_reason
 from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
-from harness.errors import ConfigError, ModelError
+from harness.errors import ConfigError
 
 SCORE_MODES = ("shared_context", "full")
 # Shared-context batches: continuation rows per context, on average, before a batch is cut (the cache is
@@ -54,6 +54,7 @@ class TransformersBackend:
         device: str = "auto",
         dtype: str = "auto",
         batch_size: int = 16,
+        max_batch_tokens: int | None = None,
         max_length: int | None = None,
         score_mode: str = "shared_context",
         add_bos_token: bool | None = None,
@@ -69,14 +70,16 @@ class TransformersBackend:
         self.score_mode = score_mode
         self.add_bos_token = add_bos_token
         self.progress = progress
-        self.device = torch.device(_resolve_device(device))
-        self.torch_dtype = _resolve_dtype(dtype, self.device)
-        self.tokenizer, self.model = _load(model, revision, self.device, self.torch_dtype, trust_remote_code)
-        self.max_length = max_length or _model_max_length(self.model, self.tokenizer)
+        self.device = torch.device(resolve_device(device))
+        self.torch_dtype = resolve_dtype(dtype, self.device)
+        self.max_batch_tokens = resolve_max_batch_tokens(max_batch_tokens, self.device)
+        self.tokenizer, self.model = load(model, revision, self.device, self.torch_dtype, trust_remote_code)
+        self.max_length = max_length or model_max_length(self.model, self.tokenizer)
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
         self._options = {
             "revision": revision,
             "batch_size": batch_size,
+            "max_batch_tokens": self.max_batch_tokens,
             "max_length": self.max_length,
             "score_mode": score_mode,
             "add_bos_token": add_bos_token,
@@ -138,11 +141,18 @@ class TransformersBackend:
         """Shared-context scoring runs each context once: a batch is up to ``batch_size`` contexts with at most
         ``MAX_ROWS_PER_CONTEXT`` continuation-pass rows (continuations of two or more tokens) per context on
         average: sixteen SIB-200 or Belebele contexts at batch size 16. Full scoring runs every
-        context+continuation row: a batch is ``batch_size`` rows, as lm-eval counts."""
+        context+continuation row: a batch is ``batch_size`` rows, as lm-eval counts. Either way a batch holds at
+        most ``max_batch_tokens`` padded tokens (on CPU; an item longer than that runs alone)."""
         if self.score_mode == "shared_context":
             longer = self.batch_size * MAX_ROWS_PER_CONTEXT
-            return batches_by_rows(items, longer, max_items=self.batch_size, rows_of=lambda item: item.longer_rows)
-        return batches_by_rows(items, self.batch_size)
+            return batches_by_rows(
+                items,
+                longer,
+                max_items=self.batch_size,
+                rows_of=lambda item: item.longer_rows,
+                max_tokens=self.max_batch_tokens,
+            )
+        return batches_by_rows(items, self.batch_size, max_tokens=self.max_batch_tokens)
 
     def _encode(self, request: ChoiceRequest) -> EncodedChoice:
         return encode_for_scoring(self.tokenizer, request, self.max_length, self.add_bos_token)
@@ -187,11 +197,12 @@ class TransformersBackend:
         )
         if not longer:
             return _collect(batch, first)  # single-token choices (Belebele's A-D): no continuation pass at all
+        cache = out.past_key_values
+        del out, tail, log_probs  # the context pass's logits (batch x keep x vocabulary) before the next pass's
         # Tokens j > 0 of the longer rests (SIB-200: 1 label of 7 with Gemma's tokenizer) are scored by a
         # continuation pass over the context's cache, one cache row per such continuation; the pass's last
         # position predicts nothing scored, so it is left out.
         longer_owners = owner_index[longer]
-        cache = out.past_key_values
         cache.reorder_cache(longer_owners)  # a gather with repeats
         rest_conts = [conts[row] for row in longer]
         rest_width = max(len(c) for c in rest_conts)
@@ -361,47 +372,3 @@ def _collect(batch: list[ChoiceItem], scores: tuple[list[float], list[bool], lis
         )
         row += n
     return results
-
-
-def _resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def _resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    if dtype == "auto":
-        # float32 on CPU: bfloat16 is slow there and changes greedy outputs.
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
-    try:
-        value = getattr(torch, dtype)
-    except AttributeError:
-        value = None
-    if not isinstance(value, torch.dtype):
-        raise ConfigError(f"unknown dtype {dtype!r}; use auto, float32, bfloat16 or float16")
-    return value
-
-
-def _load(model: str, revision: str | None, device: torch.device, dtype: torch.dtype, trust_remote_code: bool):
-    require_model_folder_if_local(model)
-    try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(
-            model, revision=revision, trust_remote_code=trust_remote_code
-        )
-        loaded = transformers.AutoModelForCausalLM.from_pretrained(
-            model, revision=revision, dtype=dtype, trust_remote_code=trust_remote_code
-        )
-    except (OSError, ValueError, KeyError, RuntimeError) as error:
-        raise ModelError(f"cannot load model {model!r}: {error}") from error
-    loaded.to(device)  # type: ignore[arg-type]
-    loaded.eval()
-    return tokenizer, loaded
-
-
-def _model_max_length(model: Any, tokenizer: Any) -> int:
-    for attribute in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
-        value = getattr(model.config, attribute, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    limit = getattr(tokenizer, "model_max_length", None)
-    return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else 2048

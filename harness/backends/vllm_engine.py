@@ -10,6 +10,7 @@ from typing import Any
 
 import transformers
 
+from harness.backends.memory import release_tokenizer_sources
 from harness.errors import ConfigError, ModelError
 
 
@@ -61,9 +62,13 @@ def resolve_dtype(dtype: str, device: str) -> str:
 
 def load_tokenizer(model: str, revision: str | None, trust_remote_code: bool) -> Any:
     try:
-        return transformers.AutoTokenizer.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(
+            model, revision=revision, trust_remote_code=trust_remote_code
+        )
     except (OSError, ValueError, KeyError) as error:
         raise ModelError(f"cannot load the tokenizer of {model!r}: {error}") from error
+    release_tokenizer_sources(tokenizer)
+    return tokenizer
 
 
 def lora_rank(lora_path: str) -> int:

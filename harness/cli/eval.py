@@ -85,6 +85,12 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
         "--dtype", default="auto", help="auto (float32 on CPU, bfloat16 on GPU), float32, bfloat16, float16"
     )
     ev.add_argument("--batch-size", type=int, default=16)
+    ev.add_argument(
+        "--max-batch-tokens",
+        type=int,
+        default=None,
+        help="hf: padded tokens per forward pass at most (default: 2048 on CPU, no limit on GPU)",
+    )
     ev.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ev.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     ev.add_argument("--role", choices=("base", "expert", "merged"), default=None)
@@ -235,6 +241,7 @@ def _backend_options(args: argparse.Namespace) -> tuple[str, dict[str, object]]:
             "device": args.device,
             "dtype": args.dtype,
             "batch_size": args.batch_size,
+            "max_batch_tokens": args.max_batch_tokens,
             "score_mode": args.score_mode,
         }
     if name == "vllm":

@@ -10,6 +10,7 @@ import torch
 from harness.api.registry import get_task
 from harness.api.requests import ChoiceRequest, Generation, GenerationRequest
 from harness.backends import GenerationParams, create_backend
+from harness.backends.hf_model import CPU_MAX_BATCH_TOKENS, resolve_max_batch_tokens
 from harness.backends.scoring import shared_plan
 from harness.backends.stops import cut_at_stop, finish_reason
 from harness.backends.tokenization import encode_choice
@@ -145,12 +146,38 @@ def test_tokens_every_continuation_starts_with_are_read_by_the_context_pass(hf_b
         assert (count, greedy) == (expected_count, expected_greedy)
 
 
-def test_choice_scores_do_not_depend_on_batch_size(tiny_model, choice_requests) -> None:
+@pytest.mark.parametrize("limits", [{"batch_size": 64}, {"batch_size": 64, "max_batch_tokens": 64}])
+def test_choice_scores_do_not_depend_on_batch_size(tiny_model, choice_requests, limits) -> None:
     one = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=1, progress=False)
-    many = create_backend("hf", str(tiny_model), GenerationParams(), batch_size=64, progress=False)
+    many = create_backend("hf", str(tiny_model), GenerationParams(), progress=False, **limits)
     for a, b in zip(one.score_choices(choice_requests), many.score_choices(choice_requests), strict=True):
         for x, y, count in zip(a.loglikelihoods, b.loglikelihoods, b.token_counts, strict=True):
             assert abs(x - y) <= loglikelihood_tolerance(y, count)
+
+
+def test_batches_hold_at_most_max_batch_tokens_padded_tokens(tiny_model, choice_requests) -> None:
+    backend = create_backend(
+        "hf", str(tiny_model), GenerationParams(), batch_size=64, max_batch_tokens=96, progress=False
+    )
+    assert backend.info().options["max_batch_tokens"] == 96
+    context_passes: list[tuple[int, int]] = []  # (rows, width) of each pass without a cache
+    hook = backend.model.register_forward_pre_hook(
+        lambda module, args, kwargs: (
+            context_passes.append(tuple(kwargs["input_ids"].shape)) if kwargs.get("past_key_values") is None else None
+        ),
+        with_kwargs=True,
+    )
+    backend.score_choices(choice_requests)
+    hook.remove()
+    assert len(context_passes) > 1
+    assert all(rows == 1 or rows * width <= 96 for rows, width in context_passes), context_passes
+
+
+def test_max_batch_tokens_defaults_to_a_cpu_limit(hf_backend) -> None:
+    assert hf_backend.info().options["max_batch_tokens"] == CPU_MAX_BATCH_TOKENS
+    with pytest.raises(ConfigError, match="max_batch_tokens"):
+        resolve_max_batch_tokens(0, torch.device("cpu"))
+    assert resolve_max_batch_tokens(None, torch.device("cuda")) is None
 
 
 def test_greedy_flag_is_true_for_the_models_own_continuation(hf_backend) -> None:
