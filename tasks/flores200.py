@@ -54,7 +54,7 @@ from harness.api.requests import DEFAULT_MAX_NEW_TOKENS, GenerationRequest, Requ
 from harness.api.task import HubSource, Shot, Task
 from harness.data import per_file_version, read_tsv, require_file
 from harness.errors import ConfigError, DataError
-from harness.metrics.translation import Bleu, ChrF, SpBleu, sentence_chrf, spbleu_unavailable
+from harness.metrics.translation import Bleu, ChrF, SpBleu, sentence_chrfs, spbleu_unavailable
 
 VERSION = 2  # 2: the token budget follows the source's length (was 256 for every sentence)
 SPLITS = ("devtest", "dev")
@@ -345,15 +345,24 @@ class Flores200(Task[FloresExample]):
     def score(
         self, example: FloresExample, language: Language, variant: str, responses: Sequence[Response]
     ) -> SampleScore:
-        (response,) = responses
-        assert isinstance(response, str)
-        text = hypothesis(response)
-        return SampleScore(
-            extracted=text,
-            gold=example.target,
-            scores={"sentence_chrf++": sentence_chrf(text, example.target)},
-            details={"source": example.source},
-        )
+        (scored,) = self.score_all([(example, responses)], language, variant)
+        return scored
+
+    def score_all(
+        self, answered: Sequence[tuple[FloresExample, Sequence[Response]]], language: Language, variant: str
+    ) -> list[SampleScore]:
+        """A direction's sentences together: their chrF++ n-grams are extracted in one batch."""
+        texts = [hypothesis(_only_text(responses)) for _, responses in answered]
+        chrfs = sentence_chrfs(texts, [example.target for example, _ in answered])
+        return [
+            SampleScore(
+                extracted=text,
+                gold=example.target,
+                scores={"sentence_chrf++": chrf},
+                details={"source": example.source},
+            )
+            for (example, _), text, chrf in zip(answered, texts, chrfs, strict=True)
+        ]
 
     def metrics(self, variant: str) -> tuple[Metric, ...]:
         metrics: tuple[Metric, ...] = (ChrF(), Bleu())
@@ -364,6 +373,12 @@ class Flores200(Task[FloresExample]):
     def notes(self, variant: str) -> tuple[str, ...]:
         reason = spbleu_unavailable(self.sacrebleu_folder)
         return (reason,) if reason else ()
+
+
+def _only_text(responses: Sequence[Response]) -> str:
+    (response,) = responses
+    assert isinstance(response, str)
+    return response
 
 
 def _direction(language: Language) -> TranslationDirection:

@@ -112,6 +112,14 @@ class Task(ABC, Generic[E]):
     def score(self, example: E, language: Language, variant: str, responses: Sequence[Response]) -> SampleScore:
         """Turn the responses to ``requests(example, ...)`` into per-sample scores."""
 
+    def score_all(
+        self, answered: Sequence[tuple[E, Sequence[Response]]], language: Language, variant: str
+    ) -> list[SampleScore]:
+        """``score`` of every (example, responses) pair of one language, in order. A task whose per-sample
+        scores cost less computed together (FLORES-200's sentence chrF++) overrides it; the scores must be
+        those of ``score``."""
+        return [self.score(example, language, variant, responses) for example, responses in answered]
+
     @abstractmethod
     def metrics(self, variant: str) -> tuple[Metric, ...]:
         """The metrics reported for a variant, in display order (the first is the headline)."""

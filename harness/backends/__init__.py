@@ -17,7 +17,8 @@ from harness.errors import ConfigError
 # size does); 5: it scores each context's first continuation token once and runs the continuation pass only
 # for continuations of two or more tokens, sixteen contexts a batch (again ~1e-6: other batch shapes); 6: its
 # context pass also reads the continuations' common tokens (SIB-200's " \n\n"), so only what follows them runs
-# as continuation rows, and on CPU a forward pass holds at most 2,048 padded tokens (~1e-6 again)
+# as continuation rows, and on CPU a forward pass holds at most 2,048 padded tokens; vLLM reads those common
+# tokens from next-token distributions, in waves over the prefix cache, not from prompt log-probs (~1e-6 again)
 ENCODING_VERSION = 6
 
 # name -> "module:Class"; aliases point at the same class.

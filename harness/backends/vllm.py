@@ -14,7 +14,9 @@ the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through t
   context once per continuation. Instead, per request, the shared prefix (context + the continuations'
   common tokens, see ``scoring.py``) runs once with ``max_tokens=1`` and ``logprob_token_ids`` set to the
   continuations' next tokens: that reads every single-token continuation from the next-token
-  distribution (no top-k cut-off) and fills the prefix cache. Continuations of two or more tokens then
+  distribution (no top-k cut-off) and fills the prefix cache. Common tokens (SIB-200's " \n\n", moved
+  from the context into every topic by lm-eval's encoding) are read the same way, one wave of requests per
+  token before it, each wave reading the blocks the previous one cached. Continuations of two or more tokens then
   run as context+continuation with prompt log-probs and ``skip_reading_prefix_cache=False``: vLLM reads
   the cached prefix and computes (and returns valid log-probs for) only the positions after it. Rows
   vLLM did not compute hold garbage, so a reply whose cache hit reached past the shared prefix is
@@ -264,10 +266,8 @@ class VLLMBackend:
 
         plans = [shared_plan(item) for item in encoded]
         scores = [[TokenScores() for _ in item.continuations] for item in encoded]
-        # Pass 1: each shared prefix once; its common tokens (if any) from prompt log-probs, the first
-        # token of every continuation's own part from the next-token distribution.
-        prompts, params, owners = [], [], []
         fallback: list[int] = []
+        owners: list[int] = []
         block = self._block_size()
         for index, plan in enumerate(plans):
             # Sharing pays when a continuation is read from the next-token distribution (one prompt-log-prob
@@ -276,21 +276,38 @@ class VLLMBackend:
             worth = any(len(rest) == 1 for rest in plan.rests) or len(plan.prefix) >= block
             if not worth or len(plan.first_tokens) > MAX_NEXT_TOKEN_IDS:
                 fallback.append(index)
-                continue
-            prompts.append(TokensPrompt(prompt_token_ids=list(plan.prefix)))
-            params.append(
+            else:
+                owners.append(index)
+        # Pass 1, in waves: wave k reads common token k of every prefix that has one from the next-token
+        # distribution of context + common[:k], and a prefix's last wave reads the first token of every
+        # continuation's own part. Each wave reads the blocks the one before cached, so the context is
+        # computed once; prompt log-probs would instead run the 262,144-wide LM head (Gemma) at every position.
+        commons = [TokenScores() for _ in plans]
+        for wave in range(max((plans[i].common for i in owners), default=0) + 1):
+            batch = [i for i in owners if plans[i].common >= wave]
+            wanted = [_wave_targets(plans[i], wave) for i in batch]
+            prompts = [
+                TokensPrompt(prompt_token_ids=list(plans[i].prefix[: plans[i].context_length + wave])) for i in batch
+            ]
+            params = [
                 SamplingParams(
-                    max_tokens=1,
-                    temperature=0.0,
-                    logprob_token_ids=plan.first_tokens,
-                    prompt_logprobs=0 if plan.common else None,
-                    flat_logprobs=True,
-                    detokenize=False,
+                    max_tokens=1, temperature=0.0, logprob_token_ids=targets, flat_logprobs=True, detokenize=False
                 )
-            )
-            owners.append(index)
-        for index, output in zip(owners, self._run(prompts, params), strict=True):
-            _read_pass_one(plans[index], output, scores[index])
+                for targets in wanted
+            ]
+            for i, output in zip(batch, self._run(prompts, params), strict=True):
+                plan = plans[i]
+                sample = output.outputs[0]
+                # The requested ids' entries carry their log-probs; their ranks are not vocabulary ranks, so
+                # the greedy flag compares with the token greedy sampling picked.
+                greedy_token, next_logprobs = sample.token_ids[0], sample.logprobs[0]
+                if wave < plan.common:
+                    token = plan.prefix[plan.context_length + wave]
+                    commons[i].add(float(next_logprobs[token].logprob), token == greedy_token)
+                    continue
+                for rest, target in zip(plan.rests, scores[i], strict=True):
+                    target.extend(commons[i])
+                    target.add(float(next_logprobs[rest[0]].logprob), rest[0] == greedy_token)
 
         # Pass 2: the rest of every continuation of two or more tokens, reading the cached prefix.
         reads = []
@@ -361,21 +378,11 @@ class VLLMBackend:
         return int(blocks * size) if blocks and size else 32_768
 
 
-def _read_pass_one(plan: SharedPlan, output: Any, targets: list[TokenScores]) -> None:
-    common = TokenScores()
-    if plan.common:
-        rows = output.prompt_logprobs
-        for position in range(plan.context_length, len(plan.prefix)):
-            entry = rows[position][plan.prefix[position]]
-            common.add(float(entry.logprob), entry.rank == 1)
-    sample = output.outputs[0]
-    greedy_token = sample.token_ids[0]
-    # The requested ids' entries carry their log-probs; their ranks are not vocabulary ranks, so the
-    # greedy flag compares with the token greedy sampling picked.
-    next_logprobs = sample.logprobs[0]
-    for rest, target in zip(plan.rests, targets, strict=True):
-        target.extend(common)
-        target.add(float(next_logprobs[rest[0]].logprob), rest[0] == greedy_token)
+def _wave_targets(plan: SharedPlan, wave: int) -> list[int]:
+    """The token ids pass 1's wave ``wave`` reads after ``plan``'s context and first ``wave`` common tokens."""
+    if wave < plan.common:
+        return [plan.prefix[plan.context_length + wave]]
+    return plan.first_tokens
 
 
 def _chunks_by_tokens(items: list[EncodedChoice], budget: int) -> list[list[EncodedChoice]]:

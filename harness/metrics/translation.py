@@ -25,11 +25,10 @@ carry ``Unit.SCORE`` (0-100, shown as they are).
 The metrics own their sufficient statistics (``harness.api.metric.SufficientStatistics``): the segment rows
 above, and sacrebleu's formula on their sums, so paired tests resample segments without rescoring any text.
 
-Each segment's statistics are extracted once (``segment_rows``): a FLORES sample's sentence chrF++ is the score
-of its row, and the direction's corpus scores read the same rows back; reference n-grams are extracted once
-per reference sentence and metric, so every direction into English reuses those of the English sentences.
-The statistics are the same as when extracting them again: this is sacrebleu's own path for references given
-in advance (``CHRF(references=...)`` keeps ``_ref_cache``), and scoring only reads them.
+Each segment's statistics are extracted once (``segment_rows``): a FLORES direction's sentence chrF++ scores
+come from its rows, extracted for all its segments together (``ngram_statistics``: sacrebleu's statistics
+computed with numpy, row for row equal), and the direction's corpus scores read the same rows back. Metrics
+that module does not cover use sacrebleu's own extraction.
 """
 
 from __future__ import annotations
@@ -49,6 +48,7 @@ from sacrebleu.metrics.base import Metric as SacrebleuMetric
 from sacrebleu.tokenizers.tokenizer_spm import SPM_MODELS, TokenizerSPM
 
 from harness.api.metric import MetricValue, SampleScore, Unit
+from harness.metrics import ngram_statistics
 from harness.metrics.sacrebleu_vectorised import corpus_scores
 
 BOOTSTRAP_RESAMPLES = 1000  # sacrebleu's default for --confidence
@@ -79,10 +79,9 @@ def _counts(scorer: SacrebleuMetric, rows: Any) -> np.ndarray:
 
 
 # -- segments seen recently ---------------------------------------------------------------------------------
-# FLORES scores every sample's sentence chrF++ and then, once a direction's samples are in, its corpus scores
-# from the same segments; and the English references serve every direction into English. Both are read from
-# bounded caches per metric (equal metrics make equal scorers) instead of extracting n-grams again: about
-# 50 KiB of chrF++ n-grams per reference sentence, so room for two FLORES files (1,012 sentences each).
+# FLORES scores a direction's sentence chrF++ and then, once its samples are in, its corpus scores from the same
+# segments: the rows are read back from a bounded cache per metric (equal metrics make equal scorers) instead of
+# extracted again; room for two FLORES directions (1,012 sentences each).
 RECENT_SEGMENTS = 3000
 
 
@@ -105,33 +104,28 @@ class _Recent:
             self.entries.popitem(last=False)
 
 
-_REFERENCES: dict[object, _Recent] = {}  # metric -> reference sentence -> sacrebleu's reference info
 _ROWS: dict[object, _Recent] = {}  # metric -> (hypothesis, reference) -> statistics row
 
 
 def segment_rows(
     metric: object, scorer: SacrebleuMetric, hypotheses: Sequence[str], references: Sequence[str]
 ) -> np.ndarray:
-    """``segment_statistics`` of ``metric`` (hashable; ``scorer`` is one of its scorers), reusing the rows and
-    reference n-grams of recently scored segments. The rows are those sacrebleu extracts afresh: its own path for
-    references given in advance (``CHRF(references=...)`` keeps ``_ref_cache``), and scoring only reads them."""
+    """``segment_statistics`` of ``metric`` (hashable; ``scorer`` is one of its scorers), reusing the rows of
+    recently scored segments; new segments are extracted together (``ngram_statistics``, sacrebleu's rows
+    exactly), or by sacrebleu itself for a metric that module does not cover."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references")
     rows_seen = _ROWS.setdefault(metric, _Recent(RECENT_SEGMENTS))
-    references_seen = _REFERENCES.setdefault(metric, _Recent(RECENT_SEGMENTS))
     rows = [rows_seen.get(pair) for pair in zip(hypotheses, references, strict=True)]
     missing = [index for index, row in enumerate(rows) if row is None]
-    scorer.num_refs = 1  # as sacrebleu's _cache_references leaves it: its signature reads it
+    scorer.num_refs = 1  # as sacrebleu's own extraction leaves it: its signature reads it
     if missing:
-        infos = []
-        for index in missing:
-            info = references_seen.get(references[index])
-            if info is None:
-                info = scorer._extract_reference_info([scorer._preprocess_segment(references[index])])
-                references_seen.put(references[index], info)
-            infos.append(info)
-        scorer._ref_cache = infos
-        computed = _counts(scorer, scorer._extract_corpus_statistics([hypotheses[i] for i in missing], None))
+        hyps, refs = [hypotheses[i] for i in missing], [references[i] for i in missing]
+        computed = (
+            ngram_statistics.segment_statistics(scorer, hyps, refs)
+            if ngram_statistics.supports(scorer)
+            else segment_statistics(scorer, hyps, refs)
+        )
         for index, row in zip(missing, computed, strict=True):
             rows[index] = row
             rows_seen.put((hypotheses[index], references[index]), row)
@@ -306,9 +300,18 @@ def sentence_chrf(hypothesis: str, reference: str, word_order: int = 2) -> float
     """Sentence-level chrF++ (0-100), for inspecting single samples; corpus chrF++ is not its mean. Exactly
     sacrebleu's ``sentence_chrf``: the score of the segment's statistics row, which the corpus chrF++ of the
     same metric then reads back (``segment_rows``) instead of extracting it again."""
+    (score,) = sentence_chrfs([hypothesis], [reference], word_order)
+    return score
+
+
+def sentence_chrfs(hypotheses: Sequence[str], references: Sequence[str], word_order: int = 2) -> list[float]:
+    """``sentence_chrf`` of each pair, the segments extracted together (``ngram_statistics``)."""
+    if not hypotheses:
+        return []
     metric = ChrF(word_order=word_order)
     scorer = _sentence_scorer(metric)
-    return score_from_statistics(scorer, segment_rows(metric, scorer, [hypothesis], [reference])[0])
+    rows = segment_rows(metric, scorer, hypotheses, references)
+    return [float(score) for score in corpus_scores_of_rows(scorer, rows.astype(np.float64))]
 
 
 @functools.cache
@@ -336,5 +339,6 @@ __all__ = [
     "score_from_statistics",
     "segment_statistics",
     "sentence_chrf",
+    "sentence_chrfs",
     "spbleu_unavailable",
 ]

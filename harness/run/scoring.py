@@ -69,13 +69,16 @@ class LanguageWork:
 
 def score_language(work: LanguageWork) -> tuple[list[str], LanguageResult]:
     """Every sample of ``work`` as its ``samples.jsonl`` line, and the language's aggregated result."""
-    lines, scores = [], []
+    lines = []
     truncated = length_capped = 0
-    for unit in work.units:
-        task, variant = unit.selection.task, unit.selection.variant
-        responses, cut, finish_reasons = unit.responses, unit.truncated_tokens, unit.finish_reasons
-        scored = task.score(unit.example, unit.language, variant, responses)
-        scores.append(scored)
+    first = work.units[0]
+    task, variant, language = first.selection.task, first.selection.variant, first.language
+    answered = [(unit.example, unit.responses) for unit in work.units]
+    scores = task.score_all(answered, language, variant)
+    if len(scores) != len(answered):
+        raise AssertionError(f"{task.name}: score_all gave {len(scores)} scores for {len(answered)} samples")
+    for unit, (_, responses), scored in zip(work.units, answered, scores, strict=True):
+        cut, finish_reasons = unit.truncated_tokens, unit.finish_reasons
         truncated += 1 if cut else 0
         length_capped += 1 if "length" in finish_reasons else 0
         record = SampleRecord(
@@ -94,7 +97,6 @@ def score_language(work: LanguageWork) -> tuple[list[str], LanguageResult]:
             finish_reasons=finish_reasons,
         )
         lines.append(dumps(record))
-    language = work.units[0].language
     return lines, LanguageResult(
         code=language.code,
         flores=language.flores,

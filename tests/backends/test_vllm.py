@@ -98,6 +98,34 @@ def test_shared_prefix_split_keeps_every_continuation_token() -> None:
     assert (single.prefix, single.rests) == ((1,), ((4, 4),))
 
 
+def test_common_tokens_are_read_in_waves_without_prompt_logprobs(vllm_backend, hf_backend, monkeypatch) -> None:
+    """SIB-200-like: the context ends in " \\n\\n", so every continuation starts with the same tokens. The first
+    pass reads them from next-token distributions, one wave of requests per common token (context + the tokens
+    before it), never with prompt log-probs over the context; the scores equal transformers'."""
+    requests = [
+        ChoiceRequest(context=f"Text {n}: what is the topic? \n\n", continuations=(" 7", " 9", " 12 Eier"))
+        for n in range(3)
+    ]
+    plans = [shared_plan(encode_choice(vllm_backend.tokenizer, r.context, r.continuations)) for r in requests]
+    assert {plan.common for plan in plans} == {plans[0].common} and plans[0].common >= 1, [p.common for p in plans]
+    common = plans[0].common
+    calls: list[list[tuple[int, object]]] = []
+    run_engine = vllm_backend._run
+
+    def spy(prompts, params):
+        calls.append([(len(p["prompt_token_ids"]), q.prompt_logprobs) for p, q in zip(prompts, params, strict=True)])
+        return run_engine(prompts, params)
+
+    monkeypatch.setattr(vllm_backend, "_run", spy)
+    got = vllm_backend.score_choices(requests)
+    waves = calls[: common + 1]
+    assert [sorted(length for length, _ in wave) for wave in waves] == [
+        sorted(plan.context_length + k for plan in plans) for k in range(common + 1)
+    ]
+    assert all(logprobs is None for wave in waves for _, logprobs in wave)
+    compare_choice_scores(requests, got, hf_backend.score_choices(requests))
+
+
 def test_cache_hits_past_the_shared_prefix_are_recomputed(vllm_backend, hf_backend) -> None:
     # Two continuations share 150 tokens beyond their common prefix with the third: a cache hit can
     # cover a whole 128-token block past the shared prefix, whose prompt log-probs vLLM then does not

@@ -302,6 +302,19 @@ def test_score_strips_the_hypothesis_and_keeps_sentence_chrf() -> None:
     assert scored.details == {"source": "Good morning."}
 
 
+def test_a_direction_scored_together_equals_each_sentence_scored_alone(data_dir: Path) -> None:
+    """``score_all`` extracts a direction's chrF++ n-grams in one batch; every sample's scores are those of
+    ``score`` and sacrebleu's ``sentence_chrf``."""
+    examples = TASK.load_local(data_dir, DE_EN, "devtest")[:40]
+    responses = [[f" {e.target.split('.')[0]}"] if i % 3 else [e.source] for i, e in enumerate(examples)]
+    together = TASK.score_all(list(zip(examples, responses, strict=True)), DE_EN, "default")
+    alone = [TASK.score(e, DE_EN, "default", r) for e, r in zip(examples, responses, strict=True)]
+    assert together == alone
+    for scored in together:
+        expected = CHRF(word_order=2).sentence_score(scored.extracted, [scored.gold]).score
+        assert scored.scores["sentence_chrf++"] == pytest.approx(expected, abs=1e-9)
+
+
 def test_spbleu_is_left_out_with_a_note_without_the_model_file(tmp_path: Path) -> None:
     task = Flores200(sacrebleu_folder=tmp_path)
     assert [metric.name for metric in task.metrics("default")] == ["chrf++", "bleu"]
