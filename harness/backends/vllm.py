@@ -295,14 +295,14 @@ class VLLMBackend:
                 )
                 for targets in wanted
             ]
-            for i, output in zip(batch, self._run(prompts, params), strict=True):
+            for i, wave_tokens, output in zip(batch, wanted, self._run(prompts, params), strict=True):
                 plan = plans[i]
                 sample = output.outputs[0]
                 # The requested ids' entries carry their log-probs; their ranks are not vocabulary ranks, so
                 # the greedy flag compares with the token greedy sampling picked.
                 greedy_token, next_logprobs = sample.token_ids[0], sample.logprobs[0]
                 if wave < plan.common:
-                    token = plan.prefix[plan.context_length + wave]
+                    (token,) = wave_tokens  # the common token this wave reads
                     commons[i].add(float(next_logprobs[token].logprob), token == greedy_token)
                     continue
                 for rest, target in zip(plan.rests, scores[i], strict=True):
