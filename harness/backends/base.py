@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.seeds import DEFAULT_SEED
@@ -49,3 +50,22 @@ class Backend(Protocol):
     def info(self) -> BackendInfo: ...
 
     def close(self) -> None: ...
+
+
+def answer_chunks(engine: Backend, kind: str, batches: Sequence[Sequence[Any]]) -> Iterator[tuple[int, list[Any]]]:
+    """(position, answers) of every batch: ``kind`` is ``generate`` or ``choice``. An engine that answers many
+    batches at once (a pool of workers: ``compute_chunks``) yields them as they complete; any other answers
+    them one after another, in order. An error while answering one says which (``chunk_position``)."""
+    chunked = getattr(engine, "compute_chunks", None)
+    if chunked is not None:
+        yield from chunked(kind, batches)
+        return
+    method = engine.generate if kind == "generate" else engine.score_choices
+    for position, batch in enumerate(batches):
+        try:
+            answers = method(batch)  # type: ignore[arg-type]
+        except Exception as error:
+            with contextlib.suppress(AttributeError):
+                error.chunk_position = position  # type: ignore[attr-defined]
+            raise
+        yield position, list(answers)

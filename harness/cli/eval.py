@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +17,8 @@ from harness.seeds import DEFAULT_SEED
 
 if TYPE_CHECKING:  # imported where used: `xlh --help` stays fast
     from harness.analysis.study import StudyEval
+    from harness.distributed.pool import WorkerPool
+    from harness.records.io import StoredRun
     from harness.run.config import RunConfig
 
 HELP = "evaluate a model on tasks and languages"
@@ -105,6 +109,31 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
         help="response store (SQLite) file, or off (default: $XLH_CACHE_DIR/responses.sqlite or ~/.cache/xlh/...)",
     )
     ev.add_argument("--no-progress", action="store_true")
+    ev.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="answer on N long-lived Ray workers, each holding one engine (needs xlh[ray]; default: no workers, "
+        "or one per GPU of the cluster given by --ray-address)",
+    )
+    ev.add_argument(
+        "--ray-address",
+        default=None,
+        help="an existing Ray cluster (ray://... or HOST:PORT; RAY_ADDRESS=... in make) to run the workers on "
+        "(default: a private Ray instance on this machine)",
+    )
+    ev.add_argument(
+        "--gpus-per-worker",
+        type=float,
+        default=None,
+        help="GPUs each worker holds (default: --tensor-parallel-size when the cluster has GPUs, else 0)",
+    )
+    ev.add_argument(
+        "--cpus-per-worker",
+        type=float,
+        default=None,
+        help="CPUs each worker holds (default: this machine's CPUs shared out, or 1 on a cluster)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -134,7 +163,9 @@ def run(args: argparse.Namespace) -> int:
         shot_seed=DEFAULT_SEED if args.shot_seed is None else args.shot_seed,
     )
     config = _run_config(args, _model_folder(args.model), selection)
-    _run_and_report(dataclasses.replace(config, display_name=args.name, recipe=recipe))
+    config = dataclasses.replace(config, display_name=args.name, recipe=recipe)
+    with _worker_pool(args) as pool:
+        _report(config, _run(config, pool))
     return 0
 
 
@@ -167,19 +198,26 @@ def _eval_study(args: argparse.Namespace) -> int:
     todo = missing_results(study, Path(args.out), selection, data_dir=data_dir, generation=generation)
     print(f"study {study.name}: {len(study.models) - len(todo)} of {len(study.models)} models have complete "
           f"results in {args.out}; evaluating {', '.join(m.name for m in todo) or 'none'}")  # fmt: skip
-    for model in todo:
-        config = _run_config(args, _model_folder(model.model), selection)
-        _run_and_report(
-            dataclasses.replace(
-                config,
-                revision=model.revision or args.revision,
-                role=model.role,
-                parents=model.parents,
-                display_name=model.name,
-                study=study.name,
-                recipe=model.recipe,
-            )
+    configs = [
+        dataclasses.replace(
+            _run_config(args, _model_folder(model.model), selection),
+            revision=model.revision or args.revision,
+            role=model.role,
+            parents=model.parents,
+            display_name=model.name,
+            study=study.name,
+            recipe=model.recipe,
         )
+        for model in todo
+    ]
+    with _worker_pool(args) as pool:
+        if pool is None:
+            for config in configs:
+                _report(config, _run(config, None))
+        else:  # several models at once, one per worker (harness/distributed/study.py)
+            from harness.distributed.study import run_concurrently
+
+            run_concurrently(configs, pool, lambda config: (config, _run(config, pool)), lambda done: _report(*done))
     return 0
 
 
@@ -214,17 +252,48 @@ def _run_config(args: argparse.Namespace, model: str, selection: StudyEval) -> R
     )
 
 
-def _run_and_report(config: RunConfig) -> None:
-    from harness.render.run_summary import print_summary
+def _run(config: RunConfig, pool: WorkerPool | None) -> StoredRun:
     from harness.run.runner import run as run_eval
 
-    stored = run_eval(config)
+    return run_eval(config, pool=pool)
+
+
+def _report(config: RunConfig, stored: StoredRun) -> None:
+    from harness.render.run_summary import print_summary, workers_line
+
     print_summary(stored.result)
     timings = stored.result.timings
     where = f" (store: {config.cache})" if config.cache else " (cache off)"
     cached, computed = timings["requests_from_cache"], timings["requests_computed"]
     print(f"answers: {cached:.0f} from the cache, {computed:.0f} computed{where}")
+    if "workers" in timings:
+        print(workers_line(timings))
     print(f"results: {stored.folder}")
+
+
+@contextlib.contextmanager
+def _worker_pool(args: argparse.Namespace) -> Iterator[WorkerPool | None]:
+    """The pool of Ray workers asked for (``--workers``/``--ray-address``), stopped afterwards; else None."""
+    address = args.ray_address
+    if not args.workers and not address:
+        yield None
+        return
+    from harness.distributed.pool import PoolSettings, WorkerPool
+
+    pool = WorkerPool(
+        PoolSettings(
+            workers=args.workers,
+            address=address,
+            cpus_per_worker=args.cpus_per_worker,
+            gpus_per_worker=args.gpus_per_worker,
+            gpus_per_engine=args.tensor_parallel_size if (args.backend or "") == "vllm" else 1,
+            progress=not args.no_progress,
+        )
+    )
+    try:
+        yield pool
+    finally:
+        pool.shutdown()
 
 
 def _backend_options(args: argparse.Namespace) -> tuple[str, dict[str, object]]:
@@ -279,5 +348,3 @@ def _model_folder(model: str) -> str:
         print(f"xlh: {model} is not built yet; building it (once) into {resolved}", file=sys.stderr)
         model_store.build_model(model, Path(resolved).parent, say=lambda line: print(line, file=sys.stderr))
     return resolved
-
-

@@ -85,7 +85,8 @@ class RunResult:
     backend: BackendInfo
     generation: GenerationParams
     tasks: list[TaskResult]
-    timings: dict[str, float]
+    # Seconds per stage, request counts, and with workers each worker's share and the retried chunks.
+    timings: dict[str, Any]
 
 
 @dataclass(frozen=True)

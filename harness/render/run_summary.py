@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -82,3 +83,19 @@ def print_summary(result: RunResult, console: Console | None = None) -> None:
     for task in result.tasks:
         for code, reason in task.skipped.items():
             console.print(f"[yellow]skipped {task.name}/{code}: {reason}[/yellow]")
+
+
+def workers_line(timings: dict[str, Any]) -> str:
+    """One line on a run's workers: each one's requests and compute time, and what was retried."""
+    shares = ", ".join(
+        f"{name} {share['requests']} requests in {share['compute_s']:.1f} s ({share['where']})"
+        for name, share in timings["workers"].items()
+    )
+    line = f"workers: {shares or 'none needed'}"
+    if timings.get("retried_chunks"):
+        lost = sorted({retry["worker"] for retry in timings.get("retries", [])})
+        line += (
+            f"; retried {timings['retried_chunks']} chunk(s), {timings['retried_requests']} requests, "
+            f"after losing {', '.join(lost)}"
+        )
+    return line

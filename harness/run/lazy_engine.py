@@ -20,12 +20,13 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import metadata
+from typing import Any
 
 import harness
 from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
-from harness.backends.base import Backend, BackendInfo
+from harness.backends.base import Backend, BackendInfo, answer_chunks
 from harness.records.io import to_jsonable
 from harness.records.schema import ModelInfo
 from harness.run.config import RunConfig
@@ -44,7 +45,7 @@ class EngineChanged(Exception):
         self.engine = engine
 
 
-def engine_signature(config: RunConfig, model: ModelInfo) -> str:
+def engine_signature(config: RunConfig, model: ModelInfo, cluster: str | None = None) -> str:
     """Everything that goes into loading an engine, hashed: runs with equal signatures load equal engines."""
     installed: dict[str, str | None] = {}
     for name in ENGINE_LIBRARIES:
@@ -64,6 +65,8 @@ def engine_signature(config: RunConfig, model: ModelInfo) -> str:
         "xlh": harness.__version__,
         "host": socket.gethostname(),
         "accelerators": {name: os.environ.get(name) for name in ACCELERATOR_VARIABLES},
+        # Workers on a cluster load the engine on its nodes, not on this host.
+        **({"cluster": cluster} if cluster else {}),
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -123,6 +126,14 @@ class LazyEngine:
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
         return self.loaded().score_choices(requests)
+
+    def compute_chunks(self, kind: str, batches: Sequence[Sequence[Any]]) -> Iterator[tuple[int, list[Any]]]:
+        return answer_chunks(self.loaded(), kind, batches)
+
+    def timings(self) -> dict[str, Any]:
+        """The loaded engine's own timings (a pool of workers: each worker's share), if it keeps any."""
+        timings = getattr(self.engine, "timings", None)
+        return timings() if timings is not None else {}
 
     def info(self) -> BackendInfo:
         return self.recorded if self.engine is None else self.engine.info()

@@ -36,7 +36,7 @@ from typing import Any, TypeVar
 
 from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends import ENCODING_VERSION
-from harness.backends.base import Backend, BackendInfo, GenerationParams
+from harness.backends.base import Backend, BackendInfo, GenerationParams, answer_chunks
 
 REQUEST_FORMAT_VERSION = 2  # bump when a request's meaning or a response's encoding changes
 # Backend options that cannot change an answer (they change speed, memory or how failures are retried): left
@@ -320,23 +320,11 @@ class CachingBackend:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         return self._answer(
-            requests,
-            "generate",
-            self.inner.generate,
-            encode=_encode_generation,
-            decode=_decode_generation,
-            size=_prompt_size,
+            requests, "generate", encode=_encode_generation, decode=_decode_generation, size=_prompt_size
         )
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
-        return self._answer(
-            requests,
-            "choice",
-            self.inner.score_choices,
-            encode=_encode_choice,
-            decode=_decode_choice,
-            size=_choice_size,
-        )
+        return self._answer(requests, "choice", encode=_encode_choice, decode=_decode_choice, size=_choice_size)
 
     def info(self) -> BackendInfo:
         return self.inner.info()
@@ -348,7 +336,6 @@ class CachingBackend:
         self,
         requests: Sequence[Q],
         kind: str,
-        compute: Callable[[Sequence[Q]], list[R]],
         encode: Callable[[R], str],
         decode: Callable[[str], R],
         size: Callable[[Q], int],
@@ -366,22 +353,27 @@ class CachingBackend:
                 self.hits += 1
             else:
                 missing.setdefault(key, []).append(index)
-        # Longest first, as the backends order their batches; each chunk is committed when answered.
+        # Longest first, as the backends order their batches; each chunk is committed when answered (a pool of
+        # workers answers several at once, in the order they complete).
         order = sorted(missing, key=lambda key: -size(requests[missing[key][0]]))
-        for chunk in _chunks(order, self.chunk):
-            try:
-                computed = compute([requests[missing[key][0]] for key in chunk])
-            except Exception as error:
-                # A backend that fails part-way (a server that went away) says which answers did arrive
-                # (``received``: position in the chunk -> answer): keep them, so a rerun asks only for the rest.
-                received = getattr(error, "received", None) or {}
-                self._store(kind, [(chunk[position], answer) for position, answer in received.items()], encode)
-                raise
-            for key, answer in zip(chunk, computed, strict=True):
-                for index in missing[key]:
-                    answers[index] = answer
-            self._store(kind, list(zip(chunk, computed, strict=True)), encode)
-            self.computed += len(chunk)
+        chunks = list(_chunks(order, self.chunk))
+        batches = [[requests[missing[key][0]] for key in chunk] for chunk in chunks]
+        try:
+            for position, computed in answer_chunks(self.inner, kind, batches):
+                chunk = chunks[position]
+                for key, answer in zip(chunk, computed, strict=True):
+                    for index in missing[key]:
+                        answers[index] = answer
+                self._store(kind, list(zip(chunk, computed, strict=True)), encode)
+                self.computed += len(chunk)
+        except Exception as error:
+            # A backend that fails part-way (a server that went away) says which answers of the failing chunk did
+            # arrive (``received``: position in the chunk -> answer): keep them, so a rerun asks only for the rest.
+            received = getattr(error, "received", None) or {}
+            failed: int | None = getattr(error, "chunk_position", None)
+            if received and failed is not None:
+                self._store(kind, [(chunks[failed][p], answer) for p, answer in received.items()], encode)
+            raise
         return answers  # type: ignore[return-value]
 
     def _store(self, kind: str, answered: list[tuple[str, R]], encode: Callable[[R], str]) -> None:

@@ -14,6 +14,7 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 import harness
 from harness.api.languages import Language
@@ -44,12 +45,15 @@ from harness.run.sampling import (
 )
 from harness.run.scoring import Unit, language_works, score_languages
 
+if TYPE_CHECKING:  # Ray is optional: imported only by runs with workers
+    from harness.distributed.pool import WorkerPool
+
 log = logging.getLogger("xlh")
 
 
-def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
+def run(config: RunConfig, backend: Backend | None = None, pool: WorkerPool | None = None) -> StoredRun:
     """Evaluate and write a run folder; returns its path and the record written there. ``backend`` reuses an
-    already loaded engine."""
+    already loaded engine; ``pool`` answers the run's requests on its workers (``harness.distributed``)."""
     started = time.perf_counter()
     config = dataclasses.replace(config, model=resolve_model(config.model))  # short names -> models/<name>
     check_model(config.model)  # a missing, corrupt or truncated model fails before any data is read
@@ -65,15 +69,20 @@ def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
             reasons = "; ".join(f"{t}/{lang}: {why}" for (t, lang), why in skipped.items())
             raise DataError(f"nothing to evaluate: every selected language was skipped ({reasons})")
         loaded_at = time.perf_counter()
-        cached, model = _engine_behind_store(backend, config)
+        cached, model = _engine_behind_store(backend, config, pool)
         model_loaded_at = time.perf_counter()
         try:
-            _answer(cached, units)
-        except EngineChanged as changed:  # the recorded engine was not the one loaded: its keys were wrong
-            cached = _with_cache(changed.engine, model, config, cached.store)
-            _answer(cached, units)
+            try:
+                _answer(cached, units)
+            except EngineChanged as changed:  # the recorded engine was not the one loaded: its keys were wrong
+                cached = _with_cache(changed.engine, model, config, cached.store)
+                _answer(cached, units)
+        finally:
+            if pool is not None:
+                cached.close()  # the run's workers go back to the pool
         answered_at = time.perf_counter()
         lazy_load_s = getattr(cached.inner, "load_seconds", 0.0)  # a LazyEngine loaded while answering
+        engine_timings = getattr(cached.inner, "timings", None)  # a pool's workers: each one's share, retries
         if cached.store is not None:
             cached.store.close()
         tasks = _score(plan, units, data_infos, skipped, config, folder)
@@ -102,6 +111,7 @@ def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
                 # Run facts like the times above: a resumed or repeated run differs here and only here.
                 "requests_from_cache": cached.hits,
                 "requests_computed": cached.computed,
+                **(engine_timings() if engine_timings is not None else {}),
             },
         )
         return folder.publish(result)
@@ -110,33 +120,41 @@ def run(config: RunConfig, backend: Backend | None = None) -> StoredRun:
         raise
 
 
-def _engine_behind_store(backend: Backend | None, config: RunConfig) -> tuple[CachingBackend, ModelInfo]:
+def _engine_behind_store(
+    backend: Backend | None, config: RunConfig, pool: WorkerPool | None
+) -> tuple[CachingBackend, ModelInfo]:
     """The engine behind the response store (``backend`` when given), and the model's identity. An engine
     loaded for the same signature before left its info in the store: the run then loads none unless a request
     is missing (``lazy_engine``)."""
     model = _describe(config)
     if backend is None and model.fingerprint.startswith("unresolved:"):
-        backend = _create(config)  # a Hub model not downloaded yet: loading downloads it, then it has files
+        backend = _create(config, pool)  # a Hub model not downloaded yet: loading downloads it, then it has files
         model = _describe(config)
     if backend is not None:
         return _with_cache(backend, model, config, _store(model, config)), model
     store = _store(model, config)
     if store is None:
-        return _with_cache(_create(config), model, config, store), model
-    signature = engine_signature(config, model)
+        return _with_cache(_create(config, pool), model, config, store), model
+    signature = engine_signature(config, model, cluster=pool.cluster if pool is not None else None)
     recorded = recorded_info(store, signature)
     if recorded is None:
-        engine = _create(config)
+        engine = _create(config, pool)
         record_info(store, signature, engine.info())
         return _with_cache(engine, model, config, store), model
-    lazy = LazyEngine(lambda: _create(config), recorded, lambda engine: record_info(store, signature, engine.info()))
+    lazy = LazyEngine(
+        lambda: _create(config, pool), recorded, lambda engine: record_info(store, signature, engine.info())
+    )
     return _with_cache(lazy, model, config, store), model
 
 
-def _create(config: RunConfig) -> Backend:
-    return create_backend(
-        config.backend, config.model, config.generation, revision=config.revision, **config.backend_options
-    )
+def _create(config: RunConfig, pool: WorkerPool | None = None) -> Backend:
+    options = {"revision": config.revision, **config.backend_options}
+    if pool is not None:  # the engine lives on the pool's workers
+        from harness.distributed.backend import WorkersBackend
+        from harness.distributed.worker import EngineSpec
+
+        return WorkersBackend(pool.open_run(EngineSpec.of(config.backend, config.model, config.generation, options)))
+    return create_backend(config.backend, config.model, config.generation, **options)
 
 
 def _describe(config: RunConfig) -> ModelInfo:
