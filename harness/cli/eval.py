@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -274,7 +275,7 @@ def _report(config: RunConfig, stored: StoredRun) -> None:
 @contextlib.contextmanager
 def _worker_pool(args: argparse.Namespace) -> Iterator[WorkerPool | None]:
     """The pool of Ray workers asked for (``--workers``/``--ray-address``), stopped afterwards; else None."""
-    address = args.ray_address
+    address = args.ray_address or (os.environ.get("RAY_ADDRESS") if args.workers else None)
     if not args.workers and not address:
         yield None
         return

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import os
 import secrets
 import shutil
@@ -28,11 +29,16 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
 from harness.errors import ConfigError
 
 INSTALL_HINT = "pip install 'xlh[ray]' (or `make install`, which installs it)"
 # The object store holds only the requests and answers in flight: a few MB. Ray's minimum is 75 MiB.
 OBJECT_STORE_BYTES = 100 * 1024 * 1024
+# Private instances live in /tmp/xlh-ray-XXXXXXXX (Ray's socket paths must stay short), with the driver's pid.
+PRIVATE_ROOT = "/tmp"
+PRIVATE_PREFIX = "xlh-ray-"
+DRIVER_FILE = "driver.pid"
 LOOPBACK_ENVIRONMENT = {
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
     "RAY_AUTH_MODE": "token",
@@ -86,13 +92,15 @@ def ray_session(
     if address:
         import ray
 
-        ray.init(address=address, logging_level="warning", log_to_driver=False)
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         try:
             yield RayConnection(address=address, owned=False)
         finally:
             ray.shutdown()
         return
-    private_dir = Path(tempfile.mkdtemp(prefix="xlh-ray-", dir="/tmp"))  # short: Ray's socket paths
+    remove_stale_instances()
+    private_dir = Path(tempfile.mkdtemp(prefix=PRIVATE_PREFIX, dir=PRIVATE_ROOT))  # short: Ray's socket paths
+    (private_dir / DRIVER_FILE).write_text(str(os.getpid()))
     user_home = os.environ.get("HOME")
     settings = loopback_settings(private_dir)
     saved = {name: os.environ.get(name) for name in settings}
@@ -112,7 +120,7 @@ def ray_session(
             include_dashboard=False,
             object_store_memory=OBJECT_STORE_BYTES,
             log_to_driver=False,
-            logging_level="warning",
+            logging_level=logging.WARNING,
             _temp_dir=str(private_dir / "t"),
         )
     except BaseException:
@@ -126,6 +134,30 @@ def ray_session(
     finally:
         ray.shutdown()
         shutil.rmtree(private_dir, ignore_errors=True)
+
+
+def remove_stale_instances(root: Path = Path(PRIVATE_ROOT)) -> list[Path]:
+    """Remove the files of private instances whose driver is gone (killed before it could clean up)."""
+    removed = []
+    for folder in root.glob(PRIVATE_PREFIX + "*"):
+        try:
+            pid = int((folder / DRIVER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not one of ours, or still being set up
+        if not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _restore(saved: dict[str, str | None], names: tuple[str, ...]) -> None:

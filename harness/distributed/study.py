@@ -14,16 +14,16 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from harness.distributed.pool import WorkerPool
-from harness.run.config import RunConfig
 
+C = TypeVar("C")  # a run's configuration
 T = TypeVar("T")
 POLL_S = 0.2
 
 
 def run_concurrently(
-    configs: Sequence[RunConfig],
+    configs: Sequence[C],
     pool: WorkerPool,
-    run_one: Callable[[RunConfig], T],
+    run_one: Callable[[C], T],
     report: Callable[[T], None] = lambda result: None,
 ) -> list[T]:
     """``run_one`` of every config (in threads sharing ``pool``), each reported as it finishes. The first
@@ -38,7 +38,7 @@ def run_concurrently(
         started = [thread for thread in list(active.values()) if thread.ident not in pool.served_threads]
         return len(queue) + len(started)
 
-    def one(index: int, config: RunConfig) -> None:
+    def one(index: int, config: C) -> None:
         try:
             result = run_one(config)
         except BaseException as error:  # noqa: BLE001 - re-raised by the driver below

@@ -128,7 +128,8 @@ class LazyEngine:
         return self.loaded().score_choices(requests)
 
     def compute_chunks(self, kind: str, batches: Sequence[Sequence[Any]]) -> Iterator[tuple[int, list[Any]]]:
-        return answer_chunks(self.loaded(), kind, batches)
+        if batches:  # nothing to compute loads nothing
+            yield from answer_chunks(self.loaded(), kind, batches)
 
     def timings(self) -> dict[str, Any]:
         """The loaded engine's own timings (a pool of workers: each worker's share), if it keeps any."""
