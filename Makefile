@@ -98,6 +98,8 @@ models: install
 bench: install
 	$(BIN)/python benchmarks/bench_choices.py --data-dir "$(DATA_DIR)"
 	$(BIN)/python benchmarks/bench_harness.py --data-dir "$(DATA_DIR)" --fraction 0.1 0.5 1.0
+	$(BIN)/xlh models build gemma-3-270m
+	$(BIN)/python benchmarks/bench_workers.py --data-dir "$(DATA_DIR)"
 	$(MAKE) bench-lmeval
 
 # xlh vs lm-eval 0.4.13 side by side on gemma-3-270m: wall time (median of interleaved repeats), peak RSS,

@@ -291,6 +291,7 @@ def _worker_pool(args: argparse.Namespace) -> Iterator[WorkerPool | None]:
             progress=not args.no_progress,
         )
     )
+    pool.start()  # the workers' processes boot while the run loads its data
     try:
         yield pool
     finally:

@@ -124,13 +124,15 @@ class WorkerPool:
         self._runs = 0
         self._open: set[int] = set()  # runs not released yet
         self._session: contextlib.ExitStack | None = None
+        self._located = False
 
     @property
     def started(self) -> bool:
         return self._session is not None
 
     def start(self) -> None:
-        """Join or start Ray and start the workers (once)."""
+        """Join or start Ray and start the workers (once). The workers' processes start in the background:
+        a command that will compute calls this first, so they boot while the run loads its data."""
         with self._lock:
             if self._session is not None:
                 return
@@ -156,19 +158,25 @@ class WorkerPool:
             max_restarts=0,  # a lost worker's chunk is requeued on the others; a restart would reload the model
             runtime_env={"env_vars": environment} if environment else None,
         )
-        slots = [Slot(f"w{i}", remote.remote(threads=max(1, int(cpus)))) for i in range(workers)]
-        for slot in slots:
+        return [Slot(f"w{i}", remote.remote(threads=max(1, int(cpus)))) for i in range(workers)]
+
+    def _locate(self) -> None:
+        """Wait for the workers to be up and learn where each runs (once)."""
+        if self._located:
+            return
+        for slot in self.slots:
             try:
                 slot.where = self.ray.get(slot.handle.where.remote())
             except self.ray.exceptions.RayActorError as error:
                 slot.alive, slot.where = False, f"lost at start ({type(error).__name__})"
-        if not any(slot.alive for slot in slots):
+        self._located = True
+        if not any(slot.alive for slot in self.slots):
             raise WorkersLost("no worker could be started; see the Ray logs")
-        return slots
 
     def open_run(self, spec: EngineSpec) -> RunDispatch:
         self.start()
         with self._lock:
+            self._locate()
             self._runs += 1
             self._open.add(self._runs)
             return RunDispatch(self, self._runs, spec)

@@ -29,7 +29,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -60,6 +60,11 @@ ANSWER_NEUTRAL_VERSIONS = frozenset({"aiohttp"})
 # Requests computed (and committed) per backend call. Runs without a store are chunked the same way, so an
 # answer never depends on whether the cache was on (batch composition moves float sums by ~1e-5).
 DEFAULT_CHUNK = 128
+# A chunk also holds at most this estimated cost (``_choice_cost``/``_generation_cost``, in characters), so
+# long-context requests come in smaller chunks: Belebele's ~2,000-character items 32 a chunk, SIB-200's 128.
+# Chunks of similar cost let a pool of workers finish together (harness/distributed) and commit long requests
+# more often. The same chunks with or without workers or a store: answers never depend on either.
+MAX_CHUNK_COST = 65_536
 BUSY_TIMEOUT_S = 60.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -310,21 +315,23 @@ class CachingBackend:
         store: ResponseStore | None,
         identity: CacheIdentity | None,
         chunk: int = DEFAULT_CHUNK,
+        max_chunk_cost: int = MAX_CHUNK_COST,
     ) -> None:
         self.inner = inner
         self.store = store
         self.identity = identity
         self.chunk = chunk
+        self.max_chunk_cost = max_chunk_cost
         self.hits = 0
         self.computed = 0
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         return self._answer(
-            requests, "generate", encode=_encode_generation, decode=_decode_generation, size=_prompt_size
+            requests, "generate", _encode_generation, _decode_generation, size=_prompt_size, cost=_generation_cost
         )
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
-        return self._answer(requests, "choice", encode=_encode_choice, decode=_decode_choice, size=_choice_size)
+        return self._answer(requests, "choice", _encode_choice, _decode_choice, size=_choice_size, cost=_choice_cost)
 
     def info(self) -> BackendInfo:
         return self.inner.info()
@@ -339,6 +346,7 @@ class CachingBackend:
         encode: Callable[[R], str],
         decode: Callable[[str], R],
         size: Callable[[Q], int],
+        cost: Callable[[Q], int],
     ) -> list[R]:
         if self.identity is None:  # no store: equal requests (equal frozen records) are still computed once
             keys: list[Any] = list(requests)
@@ -356,7 +364,8 @@ class CachingBackend:
         # Longest first, as the backends order their batches; each chunk is committed when answered (a pool of
         # workers answers several at once, in the order they complete).
         order = sorted(missing, key=lambda key: -size(requests[missing[key][0]]))
-        chunks = list(_chunks(order, self.chunk))
+        costs = [cost(requests[missing[key][0]]) for key in order]
+        chunks = _chunks(order, costs, self.chunk, self.max_chunk_cost)
         batches = [[requests[missing[key][0]] for key in chunk] for chunk in chunks]
         try:
             for position, computed in answer_chunks(self.inner, kind, batches):
@@ -393,6 +402,27 @@ def _choice_size(request: ChoiceRequest) -> int:
     return len(request.context) + max(len(c) for c in request.continuations)
 
 
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _generation_cost(request: GenerationRequest) -> int:
+    """Prompt characters plus the token budget: decoding steps cost more than reading the prompt."""
+    return len(request.prompt) + request.max_new_tokens
+
+
+def _choice_cost(request: ChoiceRequest) -> int:
+    return len(request.context) + sum(len(c) for c in request.continuations)
+
+
+def _chunks(items: list[str], costs: list[int], size: int, max_cost: int) -> list[list[str]]:
+    """Consecutive runs of ``items`` of at most ``size`` items and ``max_cost`` summed cost (an item costing
+    more than that alone is a chunk of its own)."""
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    total = 0
+    for item, item_cost in zip(items, costs, strict=True):
+        if current and (len(current) == size or total + item_cost > max_cost):
+            chunks.append(current)
+            current, total = [], 0
+        current.append(item)
+        total += item_cost
+    if current:
+        chunks.append(current)
+    return chunks
