@@ -9,9 +9,9 @@ the wall time a variant takes beyond the run without workers, as a share of it. 
 extracted answer against the run without workers.
 
 Two slices, because one LIMIT serves every task of a command and generation is slow here: a choice slice
-(SIB-200 and Belebele, English and German, LIMIT 64: 256 requests, two chunks of the response store's 128,
-so two workers have one each) and a generation slice (MGSM direct, English and German, LIMIT 8: 16 requests,
-one chunk). On two cores two workers cannot be faster than one engine using both cores: what this measures is
+(SIB-200 and Belebele, English and German, LIMIT 128: 512 requests in ten chunks of the response store, which
+bounds a chunk's requests and estimated cost) and a generation slice (MGSM direct, English and German, LIMIT
+16: 32 requests, one chunk, so the second worker has nothing to do). On two cores two workers cannot be faster than one engine using both cores: what this measures is
 what the Ray path costs (starting Ray, a worker process per engine, dispatch), not a speed-up.
 """
 
@@ -35,8 +35,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 VARIANTS: tuple[int | None, ...] = (None, 1, 2)
 SLICES = {
-    "choice": ["--tasks", "sib200,belebele", "--langs", "eng_Latn,deu_Latn", "--limit", "64"],
-    "generation": ["--tasks", "mgsm:direct", "--langs", "en,de", "--limit", "8"],
+    "choice": ["--tasks", "sib200,belebele", "--langs", "eng_Latn,deu_Latn", "--limit", "128"],
+    "generation": ["--tasks", "mgsm:direct", "--langs", "en,de", "--limit", "16"],
 }
 
 

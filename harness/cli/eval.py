@@ -211,7 +211,7 @@ def _eval_study(args: argparse.Namespace) -> int:
         )
         for model in todo
     ]
-    with _worker_pool(args) as pool:
+    with _worker_pool(args, needed=bool(configs)) as pool:
         if pool is None:
             for config in configs:
                 _report(config, _run(config, None))
@@ -273,10 +273,11 @@ def _report(config: RunConfig, stored: StoredRun) -> None:
 
 
 @contextlib.contextmanager
-def _worker_pool(args: argparse.Namespace) -> Iterator[WorkerPool | None]:
-    """The pool of Ray workers asked for (``--workers``/``--ray-address``), stopped afterwards; else None."""
+def _worker_pool(args: argparse.Namespace, needed: bool = True) -> Iterator[WorkerPool | None]:
+    """The pool of Ray workers asked for (``--workers``/``--ray-address``), stopped afterwards; else None (also
+    when nothing will run)."""
     address = args.ray_address or (os.environ.get("RAY_ADDRESS") if args.workers else None)
-    if not args.workers and not address:
+    if not needed or (not args.workers and not address):
         yield None
         return
     from harness.distributed.pool import PoolSettings, WorkerPool

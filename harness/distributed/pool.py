@@ -308,31 +308,38 @@ class RunDispatch:
         pending = collections.deque(range(len(batches)))
         inflight: dict[Any, tuple[Slot, int]] = {}
         self.pool.progress.add(sum(len(batch) for batch in batches))
-        while pending or inflight:
-            while pending and (slot := self.pool.claim(self.run, self.spec)) is not None:
-                position = pending.popleft()
-                slot.spec = self.spec
-                inflight[slot.handle.answer.remote(self.spec, kind, list(batches[position]))] = (slot, position)
-            if not inflight:
-                self._require_workers()
-                self.pool.wait_for_change(POLL_S)
-                continue
-            done, _ = ray.wait(list(inflight), num_returns=1, timeout=POLL_S)
-            for ref in done:
-                slot, position = inflight.pop(ref)
-                try:
-                    answer: ChunkAnswer = ray.get(ref)
-                except ray.exceptions.RayActorError as error:
-                    reason = self.pool.lose(slot, error)
-                    self.retries.append(Retry(slot.name, len(batches[position]), reason))
-                    pending.appendleft(position)  # longest first still: it was taken before the rest
+        try:
+            while pending or inflight:
+                while pending and (slot := self.pool.claim(self.run, self.spec)) is not None:
+                    position = pending.popleft()
+                    slot.spec = self.spec
+                    inflight[slot.handle.answer.remote(self.spec, kind, list(batches[position]))] = (slot, position)
+                if not inflight:
+                    self._require_workers()
+                    self.pool.wait_for_change(POLL_S)
                     continue
+                done, _ = ray.wait(list(inflight), num_returns=1, timeout=POLL_S)
+                for ref in done:
+                    slot, position = inflight.pop(ref)
+                    try:
+                        answer: ChunkAnswer = ray.get(ref)
+                    except ray.exceptions.RayActorError as error:
+                        reason = self.pool.lose(slot, error)
+                        self.retries.append(Retry(slot.name, len(batches[position]), reason))
+                        pending.appendleft(position)  # longest first still: it was taken before the rest
+                        continue
+                    except BaseException:
+                        self.pool.give_back(slot)  # the engine failed on this chunk (a bad request): no retry
+                        raise
+                    self.pool.give_back(slot)
+                    self._check(info, answer.info, slot)
+                    self._account(slot, answer, batches[position])
+                    yield position, answer.answers
+                    if self.pool.on_chunk is not None:
+                        self.pool.on_chunk(slot, position)
+        finally:
+            for slot, _ in inflight.values():  # the run stopped early: its workers serve the pool again
                 self.pool.give_back(slot)
-                self._check(info, answer.info, slot)
-                self._account(slot, answer, batches[position])
-                yield position, answer.answers
-                if self.pool.on_chunk is not None:
-                    self.pool.on_chunk(slot, position)
 
     def _account(self, slot: Slot, answer: ChunkAnswer, batch: Sequence[Any]) -> None:
         times = self._times(slot)
