@@ -9,8 +9,8 @@ the wall time a variant takes beyond the run without workers, as a share of it. 
 extracted answer against the run without workers.
 
 Two slices, because one LIMIT serves every task of a command and generation is slow here: a choice slice
-(SIB-200 and Belebele, English and German, LIMIT 128: 512 requests in ten chunks of the response store, which
-bounds a chunk's requests and estimated cost) and a generation slice (MGSM direct, English and German, LIMIT
+(SIB-200 and Belebele, English and German, LIMIT 128: 512 requests in several chunks of the response store,
+which bounds a chunk's requests and estimated cost) and a generation slice (MGSM direct, English and German, LIMIT
 16: 32 requests, one chunk, so the second worker has nothing to do). On two cores two workers cannot be faster than one engine using both cores: what this measures is
 what the Ray path costs (starting Ray, a worker process per engine, dispatch), not a speed-up.
 """
@@ -110,7 +110,9 @@ def main() -> None:
                     measured.predictions = predictions(folder)
                     timings = json.loads((folder / "results.json").read_text())["timings"]
                     measured.workers = timings.get("workers", {})
-                    print(f"{slice_name} workers={workers or '-'}: {seconds:.1f} s, {peak:.0f} MiB", file=sys.stderr)
+                    computing = sum(share["compute_s"] for share in measured.workers.values())
+                    print(f"{slice_name} workers={workers or '-'}: {seconds:.1f} s, {peak:.0f} MiB, inference "
+                          f"{timings['inference_s']:.1f} s, workers computing {computing:.1f} s", file=sys.stderr)  # fmt: skip
     print(report(results, args))
 
 
