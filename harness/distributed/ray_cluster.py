@@ -25,10 +25,12 @@ import logging
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from harness.errors import ConfigError
 
@@ -53,6 +55,20 @@ def require_ray() -> None:
     settings from the environment when first imported (``ray_session`` sets them first)."""
     if importlib.util.find_spec("ray") is None:
         raise ConfigError(f"--workers and --ray-address need Ray, which is not installed: {INSTALL_HINT}")
+
+
+def import_with_settings() -> Any:
+    """``ray``, seeing the environment as it is now. Ray caches its settings (token authentication among them)
+    when first imported, and another library may have imported it already (vLLM does): refresh them then, as
+    Ray itself does when it turns token authentication on."""
+    already = "ray" in sys.modules
+    import ray
+
+    if already:
+        from ray._raylet import Config  # type: ignore[attr-defined]
+
+        Config.initialize("")
+    return ray
 
 
 def _token() -> str:
@@ -105,7 +121,7 @@ def ray_session(
     settings = loopback_settings(private_dir)
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
-    import ray  # after the settings: Ray reads them when first imported
+    ray = import_with_settings()
 
     if ray.is_initialized():  # a caller (a test's cluster) already made this process a driver
         _restore(saved, ("HOME",))

@@ -37,6 +37,8 @@ from typing import Any, TypeVar
 from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends import ENCODING_VERSION
 from harness.backends.base import Backend, BackendInfo, GenerationParams, answer_chunks
+from harness.run.chunks import DEFAULT_CHUNK, MAX_CHUNK_COST, choice_cost, choice_size, generation_cost, prompt_size
+from harness.run.chunks import chunks as cut_chunks
 
 REQUEST_FORMAT_VERSION = 2  # bump when a request's meaning or a response's encoding changes
 # Backend options that cannot change an answer (they change speed, memory or how failures are retried): left
@@ -57,14 +59,6 @@ ANSWER_NEUTRAL_OPTIONS = frozenset(
 )
 # Library versions a backend records that cannot change an answer (the openai backend's HTTP client).
 ANSWER_NEUTRAL_VERSIONS = frozenset({"aiohttp"})
-# Requests computed (and committed) per backend call. Runs without a store are chunked the same way, so an
-# answer never depends on whether the cache was on (batch composition moves float sums by ~1e-5).
-DEFAULT_CHUNK = 128
-# A chunk also holds at most this estimated cost (``_choice_cost``/``_generation_cost``, in characters), so
-# long-context requests come in smaller chunks: Belebele's ~2,000-character items 32 a chunk, SIB-200's 128.
-# Chunks of similar cost let a pool of workers finish together (harness/distributed) and commit long requests
-# more often. The same chunks with or without workers or a store: answers never depend on either.
-MAX_CHUNK_COST = 65_536
 BUSY_TIMEOUT_S = 60.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS responses (
@@ -327,11 +321,11 @@ class CachingBackend:
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
         return self._answer(
-            requests, "generate", _encode_generation, _decode_generation, size=_prompt_size, cost=_generation_cost
+            requests, "generate", _encode_generation, _decode_generation, size=prompt_size, cost=generation_cost
         )
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
-        return self._answer(requests, "choice", _encode_choice, _decode_choice, size=_choice_size, cost=_choice_cost)
+        return self._answer(requests, "choice", _encode_choice, _decode_choice, size=choice_size, cost=choice_cost)
 
     def info(self) -> BackendInfo:
         return self.inner.info()
@@ -365,7 +359,7 @@ class CachingBackend:
         # workers answers several at once, in the order they complete).
         order = sorted(missing, key=lambda key: -size(requests[missing[key][0]]))
         costs = [cost(requests[missing[key][0]]) for key in order]
-        chunks = _chunks(order, costs, self.chunk, self.max_chunk_cost)
+        chunks = cut_chunks(order, costs, self.chunk, self.max_chunk_cost)
         batches = [[requests[missing[key][0]] for key in chunk] for chunk in chunks]
         try:
             for position, computed in answer_chunks(self.inner, kind, batches):
@@ -392,37 +386,3 @@ class CachingBackend:
         self.store.put_many(
             [(key, identity.model_fingerprint, identity.model, kind, encode(answer)) for key, answer in answered]
         )
-
-
-def _prompt_size(request: GenerationRequest) -> int:
-    return len(request.prompt)
-
-
-def _choice_size(request: ChoiceRequest) -> int:
-    return len(request.context) + max(len(c) for c in request.continuations)
-
-
-def _generation_cost(request: GenerationRequest) -> int:
-    """Prompt characters plus the token budget: decoding steps cost more than reading the prompt."""
-    return len(request.prompt) + request.max_new_tokens
-
-
-def _choice_cost(request: ChoiceRequest) -> int:
-    return len(request.context) + sum(len(c) for c in request.continuations)
-
-
-def _chunks(items: list[str], costs: list[int], size: int, max_cost: int) -> list[list[str]]:
-    """Consecutive runs of ``items`` of at most ``size`` items and ``max_cost`` summed cost (an item costing
-    more than that alone is a chunk of its own)."""
-    chunks: list[list[str]] = []
-    current: list[str] = []
-    total = 0
-    for item, item_cost in zip(items, costs, strict=True):
-        if current and (len(current) == size or total + item_cost > max_cost):
-            chunks.append(current)
-            current, total = [], 0
-        current.append(item)
-        total += item_cost
-    if current:
-        chunks.append(current)
-    return chunks

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from harness.distributed.pool import PoolSettings, Slot, WorkerPool
-from harness.distributed.ray_cluster import loopback_settings
+from harness.distributed.ray_cluster import import_with_settings, loopback_settings
 from harness.distributed.study import run_concurrently
 from harness.records.io import StoredRun
 from harness.run.config import RunConfig
@@ -147,7 +147,7 @@ def two_node_cluster() -> Iterator[Any]:
     os.environ.update(loopback_settings(private))
     os.environ["TMPDIR"] = str(private)
     (private / "ray").mkdir()
-    import ray
+    ray = import_with_settings()
     from ray.cluster_utils import Cluster
 
     store = 100 * 1024 * 1024

@@ -164,15 +164,3 @@ def test_cache_command_stats_prune_and_clear(tiny_model, data_dir, tmp_path, cap
     assert _stored(cache) == 8
     assert main(["cache", "clear", "--cache", str(cache)]) == 0
     assert _stored(cache) == 0
-
-
-def test_chunks_hold_at_most_128_requests_and_a_bounded_cost() -> None:
-    from harness.run.response_cache import _chunks
-
-    keys = [f"k{i}" for i in range(300)]
-    assert [len(c) for c in _chunks(keys, [1] * 300, 128, 65_536)] == [128, 128, 44]
-    long_then_short = [3_000] * 40 + [100] * 100
-    chunks = _chunks(keys[:140], long_then_short, 128, 65_536)
-    assert [len(c) for c in chunks] == [21, 104, 15]  # 21 x 3,000 fit, not 22; then 19 x 3,000 + 85 x 100
-    assert [c for chunk in chunks for c in chunk] == keys[:140]  # in order, nothing lost
-    assert _chunks(["huge", "small"], [100_000, 5], 128, 65_536) == [["huge"], ["small"]]
