@@ -102,6 +102,13 @@ class PoolSettings:
         return workers, cpus, gpus
 
 
+def actor_environment(base: dict[str, str], threads: int) -> dict[str, str]:
+    """A worker's environment: ``base`` and as many OpenMP threads as the worker holds CPUs. Ray starts actors
+    with OMP_NUM_THREADS=1, and ``torch.set_num_threads`` alone does not undo it: one two-CPU worker computed the
+    SIB-200 + Belebele LIMIT 128 slice in 122.1 s against 113.4 s without workers, and in 112.4 s with this."""
+    return {**base, "OMP_NUM_THREADS": str(threads)}
+
+
 class WorkerPool:
     """``settings.workers`` actors, started when a run first needs an engine (a run the response store answers
     whole starts no Ray at all) and stopped by ``shutdown``."""
@@ -151,14 +158,14 @@ class WorkerPool:
     def _start_workers(self, connection: RayConnection) -> list[Slot]:
         resources = self.ray.cluster_resources()
         workers, cpus, gpus = self.settings.sized(resources.get("CPU", 1), resources.get("GPU", 0), connection.owned)
-        environment = connection.worker_environment()
+        threads = max(1, int(cpus))
         remote = self.ray.remote(EngineWorker).options(
             num_cpus=cpus,
             num_gpus=gpus,
             max_restarts=0,  # a lost worker's chunk is requeued on the others; a restart would reload the model
-            runtime_env={"env_vars": environment} if environment else None,
+            runtime_env={"env_vars": actor_environment(connection.worker_environment(), threads)},
         )
-        return [Slot(f"w{i}", remote.remote(threads=max(1, int(cpus)))) for i in range(workers)]
+        return [Slot(f"w{i}", remote.remote(threads=threads)) for i in range(workers)]
 
     def _locate(self) -> None:
         """Wait for the workers to be up and learn where each runs (once)."""

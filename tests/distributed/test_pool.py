@@ -92,3 +92,9 @@ def test_sizing_and_bad_settings() -> None:
     assert PoolSettings(workers=None).sized(2, 0, private=True) == (1, 2.0, 0.0)
     with pytest.raises(ConfigError, match="--workers must be 1 or more"):
         WorkerPool(PoolSettings(workers=0))
+
+
+def test_a_worker_gets_as_many_openmp_threads_as_cpus() -> None:
+    from harness.distributed.pool import actor_environment
+
+    assert actor_environment({"HOME": "/home/u"}, 2) == {"HOME": "/home/u", "OMP_NUM_THREADS": "2"}
