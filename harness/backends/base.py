@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -52,6 +52,17 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+# The kinds of request a backend answers, by the name the response store and the workers use for them.
+REQUEST_KINDS = ("generate", "choice")
+
+
+def answer_method(engine: Backend, kind: str) -> Callable[[Sequence[Any]], Sequence[Any]]:
+    """The engine's method for ``kind``: ``generate`` or ``score_choices`` (``choice``)."""
+    if kind not in REQUEST_KINDS:
+        raise ValueError(f"unknown request kind {kind!r}; valid: {', '.join(REQUEST_KINDS)}")
+    return engine.generate if kind == "generate" else engine.score_choices  # type: ignore[return-value]
+
+
 def answer_chunks(engine: Backend, kind: str, batches: Sequence[Sequence[Any]]) -> Iterator[tuple[int, list[Any]]]:
     """(position, answers) of every batch: ``kind`` is ``generate`` or ``choice``. An engine that answers many
     batches at once (a pool of workers: ``compute_chunks``) yields them as they complete; any other answers
@@ -60,10 +71,10 @@ def answer_chunks(engine: Backend, kind: str, batches: Sequence[Sequence[Any]]) 
     if chunked is not None:
         yield from chunked(kind, batches)
         return
-    method = engine.generate if kind == "generate" else engine.score_choices
+    method = answer_method(engine, kind)
     for position, batch in enumerate(batches):
         try:
-            answers = method(batch)  # type: ignore[arg-type]
+            answers = method(batch)
         except Exception as error:
             with contextlib.suppress(AttributeError):
                 error.chunk_position = position  # type: ignore[attr-defined]

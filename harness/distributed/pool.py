@@ -110,8 +110,8 @@ def actor_environment(base: dict[str, str], threads: int) -> dict[str, str]:
 
 
 class WorkerPool:
-    """``settings.workers`` actors, started when a run first needs an engine (a run the response store answers
-    whole starts no Ray at all) and stopped by ``shutdown``."""
+    """``settings.workers`` actors, started by ``start`` (``xlh eval`` starts them with the command) or else when a
+    run first needs an engine, and stopped by ``shutdown``."""
 
     def __init__(self, settings: PoolSettings) -> None:
         if settings.workers is not None and settings.workers < 1:
@@ -187,12 +187,6 @@ class WorkerPool:
             self._runs += 1
             self._open.add(self._runs)
             return RunDispatch(self, self._runs, spec)
-
-    def free_workers(self) -> int:
-        """Usable workers serving no run."""
-        now = time.monotonic()
-        with self._lock:
-            return sum(1 for slot in self.slots if slot.usable(now) and slot.run is None)
 
     def alive_workers(self) -> int:
         with self._lock:

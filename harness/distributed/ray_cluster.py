@@ -80,9 +80,7 @@ def _token() -> str:
 class RayConnection:
     """A Ray instance this process is a driver of: ``owned`` when xlh started it (and shuts it down)."""
 
-    address: str | None
     owned: bool
-    private_dir: Path | None = None
     user_home: str | None = None
 
     def worker_environment(self) -> dict[str, str]:
@@ -99,9 +97,7 @@ def loopback_settings(private_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def ray_session(
-    address: str | None, num_cpus: int | None = None, num_gpus: int | None = None
-) -> Iterator[RayConnection]:
+def ray_session(address: str | None) -> Iterator[RayConnection]:
     """Be a Ray driver for the block: join the cluster at ``address``, or start a private loopback-only
     instance (shut down and its files removed afterwards). Never stops a cluster it joined."""
     require_ray()
@@ -110,7 +106,7 @@ def ray_session(
 
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
         try:
-            yield RayConnection(address=address, owned=False)
+            yield RayConnection(owned=False)
         finally:
             ray.shutdown()
         return
@@ -126,13 +122,12 @@ def ray_session(
     if ray.is_initialized():  # a caller (a test's cluster) already made this process a driver
         _restore(saved, ("HOME",))
         shutil.rmtree(private_dir, ignore_errors=True)
-        yield RayConnection(address=None, owned=False)
+        yield RayConnection(owned=False)
         return
     try:
         ray.init(
             address="local",  # never attach to a cluster named by a stale file or RAY_ADDRESS by accident
-            num_cpus=num_cpus or os.cpu_count() or 1,
-            num_gpus=num_gpus,
+            num_cpus=os.cpu_count() or 1,  # GPUs: those Ray finds
             include_dashboard=False,
             object_store_memory=OBJECT_STORE_BYTES,
             log_to_driver=False,
@@ -146,7 +141,7 @@ def ray_session(
     # Only the Ray processes need the private HOME. Ray's own settings stay: it read them once, at import.
     _restore(saved, ("HOME",))
     try:
-        yield RayConnection(address=None, owned=True, private_dir=private_dir, user_home=user_home)
+        yield RayConnection(owned=True, user_home=user_home)
     finally:
         ray.shutdown()
         shutil.rmtree(private_dir, ignore_errors=True)

@@ -17,9 +17,7 @@ from typing import Any
 
 from harness.api.requests import ChoiceRequest, GenerationRequest
 from harness.backends import create_backend
-from harness.backends.base import Backend, BackendInfo, GenerationParams
-
-KINDS = ("generate", "choice")
+from harness.backends.base import Backend, BackendInfo, GenerationParams, answer_method
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ class EngineWorker:
         if threads:
             import torch
 
-            torch.set_num_threads(threads)  # Ray gives actors OMP_NUM_THREADS=1 whatever CPUs they hold
+            torch.set_num_threads(threads)  # as OMP_NUM_THREADS says (pool.actor_environment), whatever Ray set
         self.spec: EngineSpec | None = None
         self.engine: Backend | None = None
 
@@ -85,13 +83,9 @@ class EngineWorker:
 
     def answer(self, spec: EngineSpec, kind: str, requests: Sequence[GenerationRequest | ChoiceRequest]) -> ChunkAnswer:
         """Answer one chunk with the engine of ``spec``: ``generate`` or ``choice`` (``score_choices``)."""
-        if kind not in KINDS:
-            raise ValueError(f"unknown request kind {kind!r}; valid: {', '.join(KINDS)}")
         info, load_s = self.load(spec)
         assert self.engine is not None
+        method = answer_method(self.engine, kind)
         started = time.perf_counter()
-        if kind == "generate":
-            answers: list[Any] = self.engine.generate(requests)  # type: ignore[arg-type]
-        else:
-            answers = self.engine.score_choices(requests)  # type: ignore[arg-type]
+        answers = list(method(requests))
         return ChunkAnswer(answers, info, load_s, time.perf_counter() - started)
