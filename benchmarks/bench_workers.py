@@ -11,8 +11,9 @@ extracted answer against the run without workers.
 Two slices, because one LIMIT serves every task of a command and generation is slow here: a choice slice
 (SIB-200 and Belebele, English and German, LIMIT 128: 512 requests in several chunks of the response store,
 which bounds a chunk's requests and estimated cost) and a generation slice (MGSM direct, English and German, LIMIT
-16: 32 requests, one chunk, so the second worker has nothing to do). On two cores two workers cannot be faster than one engine using both cores: what this measures is
-what the Ray path costs (starting Ray, a worker process per engine, dispatch), not a speed-up.
+16: 32 requests, one chunk, so the second worker has nothing to do). On two cores two workers cannot be faster
+than one engine using both cores: what this measures is what the Ray path costs (starting Ray, a worker process
+per engine, dispatch), not a speed-up.
 """
 
 from __future__ import annotations
@@ -112,15 +113,17 @@ def main() -> None:
                     measured.workers = timings.get("workers", {})
                     computing = sum(share["compute_s"] for share in measured.workers.values())
                     print(f"{slice_name} workers={workers or '-'}: {seconds:.1f} s, {peak:.0f} MiB, inference "
-                          f"{timings['inference_s']:.1f} s, workers computing {computing:.1f} s", file=sys.stderr)  # fmt: skip
+                          f"{timings['inference_s']:.1f} s, workers computing {computing:.1f} s",
+                          file=sys.stderr)  # fmt: skip
     print(report(results, args))
 
 
 def report(results: dict[tuple[str, int | None], Measured], args: argparse.Namespace) -> str:
-    import harness
     import ray
     import torch
     import transformers
+
+    import harness
 
     lines = [
         f"**Command**: `python benchmarks/bench_workers.py --model {args.model} --repeats {args.repeats}`",
@@ -144,8 +147,8 @@ def report(results: dict[tuple[str, int | None], Measured], args: argparse.Names
             shares = ", ".join(f"{name} {share['requests']}" for name, share in measured.workers.items()) or "-"
             same = sum(measured.predictions[key] == value for key, value in reference.predictions.items())
             lines.append(
-                f"| {slice_name} | {workers or 'none'} | {seconds:.1f} | {overhead} | {measured.peak_mib / 1024:.2f} GiB "
-                f"| {shares} | {same}/{len(reference.predictions)} identical |"
+                f"| {slice_name} | {workers or 'none'} | {seconds:.1f} | {overhead} | "
+                f"{measured.peak_mib / 1024:.2f} GiB | {shares} | {same}/{len(reference.predictions)} identical |"
             )
     return "\n".join(lines)
 

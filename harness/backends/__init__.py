@@ -18,8 +18,10 @@ from harness.errors import ConfigError
 # for continuations of two or more tokens, sixteen contexts a batch (again ~1e-6: other batch shapes); 6: its
 # context pass also reads the continuations' common tokens (SIB-200's " \n\n"), so only what follows them runs
 # as continuation rows, and on CPU a forward pass holds at most 2,048 padded tokens; vLLM reads those common
-# tokens from next-token distributions, in waves over the prefix cache, not from prompt log-probs (~1e-6 again)
-ENCODING_VERSION = 6
+# tokens from next-token distributions, in waves over the prefix cache, not from prompt log-probs (~1e-6 again);
+# 7: the transformers backend takes and records its attention kernels (``attn_implementation``; the default
+# unchanged), which float32 on a GPU showed can change answers
+ENCODING_VERSION = 7
 
 # name -> "module:Class"; aliases point at the same class.
 BACKENDS: dict[str, str] = {

@@ -56,6 +56,14 @@ class Backend(Protocol):
 REQUEST_KINDS = ("generate", "choice")
 
 
+def input_characters(request: GenerationRequest | ChoiceRequest) -> int:
+    """The text a request makes the model read (a prompt; a context and every continuation): what chunking and
+    the progress display estimate a request's cost from."""
+    if isinstance(request, GenerationRequest):
+        return len(request.prompt)
+    return len(request.context) + sum(len(c) for c in request.continuations)
+
+
 def answer_method(engine: Backend, kind: str) -> Callable[[Sequence[Any]], Sequence[Any]]:
     """The engine's method for ``kind``: ``generate`` or ``score_choices`` (``choice``)."""
     if kind not in REQUEST_KINDS:

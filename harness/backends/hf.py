@@ -59,6 +59,7 @@ class TransformersBackend:
         score_mode: str = "shared_context",
         add_bos_token: bool | None = None,
         trust_remote_code: bool = False,
+        attn_implementation: str | None = None,
         progress: bool = True,
     ) -> None:
         if score_mode not in SCORE_MODES:
@@ -73,7 +74,9 @@ class TransformersBackend:
         self.device = torch.device(resolve_device(device))
         self.torch_dtype = resolve_dtype(dtype, self.device)
         self.max_batch_tokens = resolve_max_batch_tokens(max_batch_tokens, self.device)
-        self.tokenizer, self.model = load(model, revision, self.device, self.torch_dtype, trust_remote_code)
+        self.tokenizer, self.model = load(
+            model, revision, self.device, self.torch_dtype, trust_remote_code, attn_implementation
+        )
         self.max_length = max_length or model_max_length(self.model, self.tokenizer)
         self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
         self._options = {
@@ -84,6 +87,9 @@ class TransformersBackend:
             "score_mode": score_mode,
             "add_bos_token": add_bos_token,
             "trust_remote_code": trust_remote_code,
+            # The attention kernels that ran (transformers' choice unless asked): they can change answers, as
+            # float32 on a GPU showed (BENCHMARKS.md, "The transformers backend on a GPU").
+            "attn_implementation": getattr(self.model.config, "_attn_implementation", attn_implementation),
         }
 
     # -- protocol ---------------------------------------------------------------------------------

@@ -47,15 +47,23 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
     return value
 
 
-def load(model: str, revision: str | None, device: torch.device, dtype: torch.dtype, trust_remote_code: bool):
+def load(
+    model: str,
+    revision: str | None,
+    device: torch.device,
+    dtype: torch.dtype,
+    trust_remote_code: bool,
+    attn_implementation: str | None = None,
+):
     require_model_folder_if_local(model)
+    kernels = {"attn_implementation": attn_implementation} if attn_implementation else {}
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             model, revision=revision, trust_remote_code=trust_remote_code
         )
         release_tokenizer_sources(tokenizer)
         loaded = transformers.AutoModelForCausalLM.from_pretrained(
-            model, revision=revision, dtype=dtype, trust_remote_code=trust_remote_code
+            model, revision=revision, dtype=dtype, trust_remote_code=trust_remote_code, **kernels
         )
     except (OSError, ValueError, KeyError, RuntimeError) as error:
         raise ModelError(f"cannot load model {model!r}: {error}") from error

@@ -75,6 +75,11 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
         default="shared_context",
         help="choice scoring: each shared context once (default) or every context+continuation in full",
     )
+    ev.add_argument(
+        "--attn-implementation",
+        default=None,
+        help="hf: attention kernels (eager, sdpa, flash_attention_2, ...; default: transformers' choice; recorded)",
+    )
     ev.add_argument("--concurrency", type=int, default=16, help="openai: requests in flight")
     ev.add_argument(
         "--data-dir",
@@ -315,6 +320,7 @@ def _backend_options(args: argparse.Namespace) -> tuple[str, dict[str, object]]:
             "batch_size": args.batch_size,
             "max_batch_tokens": args.max_batch_tokens,
             "score_mode": args.score_mode,
+            "attn_implementation": args.attn_implementation,
         }
     if name == "vllm":
         return name, {

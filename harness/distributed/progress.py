@@ -11,19 +11,15 @@ from typing import Any
 from tqdm import tqdm
 
 from harness.api.requests import ChoiceRequest, GenerationRequest
+from harness.backends.base import input_characters
 
 # Characters per token for the display's estimate (English-like text; the display only, never a result).
 CHARS_PER_TOKEN = 4
 
 
 def estimated_tokens(request: Any) -> int:
-    """Prompt tokens of a request, estimated from its characters (context and every continuation)."""
-    if isinstance(request, GenerationRequest):
-        characters = len(request.prompt)
-    elif isinstance(request, ChoiceRequest):
-        characters = len(request.context) + sum(len(c) for c in request.continuations)
-    else:
-        characters = 0
+    """Prompt tokens of a request, estimated from the characters the model reads."""
+    characters = input_characters(request) if isinstance(request, GenerationRequest | ChoiceRequest) else 0
     return max(1, characters // CHARS_PER_TOKEN)
 
 

@@ -5,6 +5,7 @@ requests and ``MAX_CHUNK_COST`` estimated cost a chunk."""
 from __future__ import annotations
 
 from harness.api.requests import ChoiceRequest, GenerationRequest
+from harness.backends.base import input_characters
 
 # Requests computed (and committed) per backend call. Runs without a store are chunked the same way, so an
 # answer never depends on whether the cache was on (batch composition moves float sums by ~1e-5).
@@ -26,11 +27,11 @@ def choice_size(request: ChoiceRequest) -> int:
 
 def generation_cost(request: GenerationRequest) -> int:
     """Prompt characters plus the token budget: decoding steps cost more than reading the prompt."""
-    return len(request.prompt) + request.max_new_tokens
+    return input_characters(request) + request.max_new_tokens
 
 
 def choice_cost(request: ChoiceRequest) -> int:
-    return len(request.context) + sum(len(c) for c in request.continuations)
+    return input_characters(request)
 
 
 def chunks(items: list[str], costs: list[int], size: int, max_cost: int) -> list[list[str]]:

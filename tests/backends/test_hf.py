@@ -155,6 +155,21 @@ def test_choice_scores_do_not_depend_on_batch_size(tiny_model, choice_requests, 
             assert abs(x - y) <= loglikelihood_tolerance(y, count)
 
 
+def test_attention_kernels_can_be_chosen_are_recorded_and_score_the_same(tiny_model, choice_requests) -> None:
+    default = create_backend("hf", str(tiny_model), GenerationParams(), progress=False)
+    eager = create_backend("hf", str(tiny_model), GenerationParams(), attn_implementation="eager", progress=False)
+    assert default.info().options["attn_implementation"] == "sdpa"  # transformers' default, recorded
+    assert eager.info().options["attn_implementation"] == "eager"
+    for a, b in zip(default.score_choices(choice_requests), eager.score_choices(choice_requests), strict=True):
+        for x, y, count in zip(a.loglikelihoods, b.loglikelihoods, b.token_counts, strict=True):
+            assert abs(x - y) <= loglikelihood_tolerance(y, count)
+
+
+def test_unknown_attention_kernels_are_a_clear_error(tiny_model) -> None:
+    with pytest.raises(ModelError, match="no_such_kernel"):
+        create_backend("hf", str(tiny_model), GenerationParams(), attn_implementation="no_such_kernel", progress=False)
+
+
 def test_batches_hold_at_most_max_batch_tokens_padded_tokens(tiny_model, choice_requests) -> None:
     backend = create_backend(
         "hf", str(tiny_model), GenerationParams(), batch_size=64, max_batch_tokens=96, progress=False
