@@ -52,7 +52,7 @@ CANDIDATE ?=
 TOL      ?=
 REPORT   ?=
 
-.PHONY: install test eval table tasks models bench bench-lmeval leaderboard regress browser tiny-model check clean
+.PHONY: install test eval table tasks models bench bench-gpu bench-lmeval leaderboard regress browser tiny-model check clean
 
 install: $(VENV)/.installed
 
@@ -109,6 +109,10 @@ BENCH_BACKENDS ?= hf,vllm
 BENCH_LIMIT ?= 50
 BENCH_REPEATS ?= 3
 BENCH_JSON ?=
+# The transformers backend on a CUDA GPU (bf16 and fp32): throughput, peak GPU memory, agreement. BENCHMARKS.md.
+bench-gpu: install
+	$(BIN)/python benchmarks/bench_gpu.py $(if $(DATA_DIR),--data-dir "$(DATA_DIR)")
+
 bench-lmeval: install
 	$(BIN)/xlh models build gemma-3-270m
 	$(BIN)/python benchmarks/bench_lmeval.py $(if $(DATA_DIR),--data-dir "$(DATA_DIR)") --slices "$(BENCH_SLICES)" \

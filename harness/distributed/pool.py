@@ -103,9 +103,10 @@ class PoolSettings:
 
 
 def actor_environment(base: dict[str, str], threads: int) -> dict[str, str]:
-    """A worker's environment: ``base`` and as many OpenMP threads as the worker holds CPUs. Ray starts actors
-    with OMP_NUM_THREADS=1, and ``torch.set_num_threads`` alone does not undo it: one two-CPU worker computed the
-    SIB-200 + Belebele LIMIT 128 slice in 122.1 s against 113.4 s without workers, and in 112.4 s with this."""
+    """A worker's environment: ``base`` and the most OpenMP threads it may use (its CPUs, or the machine's when
+    it may borrow idle workers' cores). Ray starts actors with OMP_NUM_THREADS=1, and ``torch.set_num_threads``
+    alone does not undo it: one two-CPU worker computed the SIB-200 + Belebele LIMIT 128 slice in 122.1 s against
+    113.4 s without workers, and in 112.4 s with this."""
     return {**base, "OMP_NUM_THREADS": str(threads)}
 
 
@@ -132,6 +133,10 @@ class WorkerPool:
         self._open: set[int] = set()  # runs not released yet
         self._session: contextlib.ExitStack | None = None
         self._located = False
+        self.threads = 1  # CPU threads per worker
+        # The private instance's CPU workers share one machine: a chunk computed while other workers idle (a
+        # run's last chunks, a run of one chunk) may use their cores too. None: never (GPUs, a joined cluster).
+        self.machine_threads: int | None = None
 
     @property
     def started(self) -> bool:
@@ -158,14 +163,27 @@ class WorkerPool:
     def _start_workers(self, connection: RayConnection) -> list[Slot]:
         resources = self.ray.cluster_resources()
         workers, cpus, gpus = self.settings.sized(resources.get("CPU", 1), resources.get("GPU", 0), connection.owned)
-        threads = max(1, int(cpus))
+        self.threads = max(1, int(cpus))
+        if connection.owned and not gpus and workers > 1:
+            self.machine_threads = max(self.threads, int(resources.get("CPU", 1)))
         remote = self.ray.remote(EngineWorker).options(
             num_cpus=cpus,
             num_gpus=gpus,
             max_restarts=0,  # a lost worker's chunk is requeued on the others; a restart would reload the model
-            runtime_env={"env_vars": actor_environment(connection.worker_environment(), threads)},
+            runtime_env={
+                "env_vars": actor_environment(connection.worker_environment(), self.machine_threads or self.threads)
+            },
         )
-        return [Slot(f"w{i}", remote.remote(threads=threads)) for i in range(workers)]
+        return [Slot(f"w{i}", remote.remote(threads=self.threads)) for i in range(workers)]
+
+    def chunk_threads(self) -> int | None:
+        """CPU threads for the chunks just claimed: the machine's cores shared among the busy workers (never
+        fewer than a worker's own); None where workers do not share a machine's cores."""
+        if self.machine_threads is None:
+            return None
+        with self._lock:
+            busy = sum(1 for slot in self.slots if slot.busy and slot.alive)
+        return max(self.threads, self.machine_threads // max(1, busy))
 
     def _locate(self) -> None:
         """Wait for the workers to be up and learn where each runs (once)."""
@@ -311,10 +329,14 @@ class RunDispatch:
         self.pool.progress.add(sum(len(batch) for batch in batches))
         try:
             while pending or inflight:
+                claimed = []
                 while pending and (slot := self.pool.claim(self.run, self.spec)) is not None:
-                    position = pending.popleft()
+                    claimed.append((slot, pending.popleft()))
+                threads = self.pool.chunk_threads() if claimed else None  # once all of this round are busy
+                for slot, position in claimed:
                     slot.spec = self.spec
-                    inflight[slot.handle.answer.remote(self.spec, kind, list(batches[position]))] = (slot, position)
+                    handle = slot.handle.answer.remote(self.spec, kind, list(batches[position]), threads)
+                    inflight[handle] = (slot, position)
                 if not inflight:
                     self._require_workers()
                     self.pool.wait_for_change(POLL_S)

@@ -37,6 +37,12 @@ class EngineSpec:
     def create(self) -> Backend:
         return create_backend(self.backend, self.model, self.generation, **dict(self.options))
 
+    @property
+    def threads_adjustable(self) -> bool:
+        """Whether the engine computes on torch's CPU threads, so that a worker can take idle workers' cores
+        for a chunk (transformers; vLLM binds its own threads)."""
+        return self.backend in ("hf", "transformers")
+
 
 @dataclass(frozen=True)
 class ChunkAnswer:
@@ -52,12 +58,19 @@ class EngineWorker:
     """The body of a worker actor (``ray.remote(EngineWorker)``); plain Python, testable without Ray."""
 
     def __init__(self, threads: int | None = None) -> None:
+        self.threads: int | None = None
         if threads:
-            import torch
-
-            torch.set_num_threads(threads)  # as OMP_NUM_THREADS says (pool.actor_environment), whatever Ray set
+            self.use_threads(threads)  # as the pool sized it, whatever Ray set
         self.spec: EngineSpec | None = None
         self.engine: Backend | None = None
+
+    def use_threads(self, threads: int) -> None:
+        """Compute on ``threads`` CPU threads from now on (at most the process's OMP_NUM_THREADS)."""
+        if threads != self.threads:
+            import torch
+
+            torch.set_num_threads(threads)
+            self.threads = threads
 
     def where(self) -> str:
         """Host, process and (in Ray) node of this worker, for reports."""
@@ -81,8 +94,17 @@ class EngineWorker:
         self.spec = spec
         return self.engine.info(), time.perf_counter() - started
 
-    def answer(self, spec: EngineSpec, kind: str, requests: Sequence[GenerationRequest | ChoiceRequest]) -> ChunkAnswer:
-        """Answer one chunk with the engine of ``spec``: ``generate`` or ``choice`` (``score_choices``)."""
+    def answer(
+        self,
+        spec: EngineSpec,
+        kind: str,
+        requests: Sequence[GenerationRequest | ChoiceRequest],
+        threads: int | None = None,
+    ) -> ChunkAnswer:
+        """Answer one chunk with the engine of ``spec``: ``generate`` or ``choice`` (``score_choices``), on
+        ``threads`` CPU threads when given (the pool lends a lone chunk the cores of idle workers)."""
+        if threads and spec.threads_adjustable:
+            self.use_threads(threads)
         info, load_s = self.load(spec)
         assert self.engine is not None
         method = answer_method(self.engine, kind)

@@ -98,3 +98,16 @@ def test_a_worker_gets_as_many_openmp_threads_as_cpus() -> None:
     from harness.distributed.pool import actor_environment
 
     assert actor_environment({"HOME": "/home/u"}, 2) == {"HOME": "/home/u", "OMP_NUM_THREADS": "2"}
+
+
+def test_a_chunk_takes_the_cores_of_idle_workers_on_a_shared_machine() -> None:
+    pool = _pool(2)
+    assert pool.chunk_threads() is None  # workers that do not share one machine's cores (the default)
+    pool.threads, pool.machine_threads = 1, 2
+    first = pool.claim(1, A)
+    assert pool.chunk_threads() == 2  # a lone chunk: both cores
+    assert pool.claim(1, A) is not None
+    assert pool.chunk_threads() == 1  # two chunks at once: one core each
+    assert first is not None
+    pool.give_back(first)
+    assert pool.chunk_threads() == 2

@@ -18,6 +18,30 @@ def _spec(model: Path) -> EngineSpec:
     return EngineSpec.of("hf", str(model), GenerationParams(), OPTIONS)
 
 
+@pytest.fixture(autouse=True)
+def _torch_threads():
+    """A worker sets torch's threads for its whole process: this one's are put back after each test."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def test_a_chunk_may_run_on_more_threads_when_the_engine_uses_torchs(tiny_model: Path) -> None:
+    import torch
+
+    worker = EngineWorker(threads=1)
+    assert torch.get_num_threads() == 1
+    request = [ChoiceRequest("The capital of France is", (" Paris", " Berlin"))]
+    one = worker.answer(_spec(tiny_model), "choice", request)
+    two = worker.answer(_spec(tiny_model), "choice", request, threads=2)
+    assert torch.get_num_threads() == 2 and worker.threads == 2
+    assert one.answers[0].loglikelihoods == pytest.approx(two.answers[0].loglikelihoods, abs=1e-5)
+    vllm = EngineSpec.of("vllm", str(tiny_model), GenerationParams(), {})
+    assert _spec(tiny_model).threads_adjustable and not vllm.threads_adjustable  # vLLM binds its own threads
+
+
 def test_a_chunk_is_answered_as_the_engine_answers_it(tiny_model: Path) -> None:
     worker = EngineWorker(threads=1)
     choices = [ChoiceRequest("The capital of France is", (" Paris", " Berlin and more")), ChoiceRequest("", (" a",))]
