@@ -52,7 +52,7 @@ CANDIDATE ?=
 TOL      ?=
 REPORT   ?=
 
-.PHONY: install test eval table tasks merge models bench bench-gpu bench-lmeval leaderboard regress browser tiny-model check clean
+.PHONY: install test eval table tasks merge models bench bench-gpu bench-lmeval leaderboard regress browser tiny-model tiny-family check clean
 
 install: $(VENV)/.installed
 
@@ -148,6 +148,10 @@ regress: install
 
 tasks: install
 	$(BIN)/xlh tasks
+
+# A tiny family for merging: models/tiny-family/{base,math,language} (studies/tiny-layer-swap.yaml uses it).
+tiny-family: install
+	$(BIN)/xlh tiny-model models/tiny-family --family --data-dir "$(DATA_DIR)"
 
 # A tiny random Llama model (tests and smoke runs): models/tiny-random.
 tiny-model: install

@@ -43,7 +43,7 @@ from harness.seeds import DEFAULT_SEED
 
 ROLES = ("base", "expert", "merged")
 STUDY_KEYS = {"name", "description", "models", "eval"}
-MODEL_KEYS = {"name", "model", "role", "parents", "recipe", "recipe_file", "revision", "description"}
+MODEL_KEYS = {"name", "model", "role", "parents", "recipe", "recipe_file", "merge", "revision", "description"}
 EVAL_KEYS = {"tasks", "langs", "limit", "limit_mode", "limit_seed", "shots", "shots_from", "shot_seed"}
 
 
@@ -65,6 +65,7 @@ class StudyModel:
     recipe: Recipe | None = None
     revision: str | None = None
     description: str = ""
+    merge: str | None = None  # a recipe file (``xlh merge``) that builds ``model`` when it is missing or stale
 
 
 @dataclass(frozen=True)
@@ -152,15 +153,30 @@ def _model(entry: Any, path: Path, where: str) -> StudyModel:
     if role == "merged" and not parent_names:
         raise StudyError(path, f"{where}.parents", "a merged model needs its parents (the models it merges)")
     revision = raw.get("revision")
+    merge = _merge(raw, role, path, where)
     return StudyModel(
         name=_string(raw["name"], path, f"{where}.name"),
         model=_string(raw["model"], path, f"{where}.model"),
         role=role,
         parents=parent_names,
-        recipe=_recipe(raw, path, where),
+        recipe=None if merge else _recipe(raw, path, where),  # a merge records its recipe from xlh-recipe.json
         revision=None if revision is None else _string(revision, path, f"{where}.revision"),
         description=_string(raw.get("description", ""), path, f"{where}.description", empty_ok=True),
+        merge=merge,
     )
+
+
+def _merge(raw: dict[str, Any], role: str, path: Path, where: str) -> str | None:
+    if "merge" not in raw:
+        return None
+    file = _string(raw["merge"], path, f"{where}.merge")
+    if "recipe" in raw or "recipe_file" in raw:
+        raise StudyError(path, f"{where}.merge", "a model built from a merge recipe takes no recipe or recipe_file")
+    if role != "merged":
+        raise StudyError(path, f"{where}.merge", f"only a merged model is built from a recipe (role is {role!r})")
+    if not Path(file).is_file():
+        raise StudyError(path, f"{where}.merge", f"file not found: {file}")
+    return file
 
 
 def _recipe(raw: dict[str, Any], path: Path, where: str) -> Recipe | None:

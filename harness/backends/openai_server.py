@@ -13,9 +13,7 @@ import transformers
 from harness.errors import ConfigError
 
 
-def pick_served_model(
-    requested: str | None, model: str, models: list[dict[str, Any]], base_url: str
-) -> dict[str, Any]:
+def pick_served_model(requested: str | None, model: str, models: list[dict[str, Any]], base_url: str) -> dict[str, Any]:
     """The ``/v1/models`` entry of the model to query: ``requested`` (which must be listed), else the one
     whose id is ``model`` or whose root is the same folder; never just whatever the server serves."""
     serving = "; ".join(describe_entry(m) for m in models) or "no models"

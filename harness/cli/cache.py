@@ -43,5 +43,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"removed {store.clear()} answers from {path}")
     store.close()
     return 0
-
-

@@ -17,7 +17,7 @@ from harness.records.comparability import LIMIT_MODES
 from harness.seeds import DEFAULT_SEED
 
 if TYPE_CHECKING:  # imported where used: `xlh --help` stays fast
-    from harness.analysis.study import StudyEval
+    from harness.analysis.study import Study, StudyEval
     from harness.distributed.pool import WorkerPool
     from harness.records.io import StoredRun
     from harness.run.config import RunConfig
@@ -201,6 +201,7 @@ def _eval_study(args: argparse.Namespace) -> int:
     )
     data_dir = None if args.hub or not args.data_dir else Path(args.data_dir)
     generation = GenerationParams(temperature=args.temperature, seed=args.seed)
+    _build_merges(study)  # before the completeness check: a rebuilt merge is a new model
     todo = missing_results(study, Path(args.out), selection, data_dir=data_dir, generation=generation)
     print(f"study {study.name}: {len(study.models) - len(todo)} of {len(study.models)} models have complete "
           f"results in {args.out}; evaluating {', '.join(m.name for m in todo) or 'none'}")  # fmt: skip
@@ -225,6 +226,22 @@ def _eval_study(args: argparse.Namespace) -> int:
 
             run_concurrently(configs, pool, lambda config: (config, _run(config, pool)), lambda done: _report(*done))
     return 0
+
+
+def _build_merges(study: Study) -> None:
+    """Build every merged model of the study that its recipe builds and that is missing or stale."""
+    from harness.merge.build import ensure_merge
+    from harness.merge.recipe import read_recipe_file, sweep_points
+
+    folders = {model.name: _model_folder(model.model) for model in study.models}
+    for model in study.models:
+        if model.merge is None:
+            continue
+        name, raw = read_recipe_file(Path(model.merge))
+        recipes = sweep_points(name, raw, model.merge)
+        if len(recipes) > 1:
+            raise XlhError(f"{model.merge}: a sweep of {len(recipes)} merges cannot build the one model {model.name!r}")
+        ensure_merge(recipes[0], Path(folders[model.name]), model.merge, folders)
 
 
 def _run_config(args: argparse.Namespace, model: str, selection: StudyEval) -> RunConfig:

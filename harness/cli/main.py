@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from harness.cli import cache, diff, eval, leaderboard, merge, models, regress, show, table, tasks
+from harness.cli import cache, diff, eval, leaderboard, merge, models, regress, show, sweep, table, tasks
 from harness.errors import XlhError
 
 
@@ -35,6 +35,7 @@ COMMANDS = {
     "leaderboard": Command.of(leaderboard),
     "merge": Command.of(merge),
     "diff": Command.of(diff),
+    "sweep": Command.of(sweep),
     "tiny-model": Command(models.TINY_HELP, models.add_tiny_arguments, models.run_tiny),
 }
 

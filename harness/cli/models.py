@@ -37,12 +37,21 @@ def run(args: argparse.Namespace) -> int:
 def add_tiny_arguments(tiny: argparse.ArgumentParser) -> None:
     tiny.add_argument("out", type=Path)
     tiny.add_argument("--data-dir", default=default_data_dir())
+    tiny.add_argument(
+        "--family", action="store_true", help="a base and two experts made from it (OUT/base, OUT/math, OUT/language)"
+    )
 
 
 def run_tiny(args: argparse.Namespace) -> int:
-    from harness.run.tiny_model import build_tiny_model
+    from harness.run.tiny_model import build_tiny_family, build_tiny_model
 
     if not args.data_dir:
         raise XlhError("tiny-model trains its tokenizer on local data: give --data-dir")
+    if args.family:
+        if args.out.exists():
+            raise XlhError(f"{args.out} exists: remove it to build the family again")
+        for name, folder in build_tiny_family(args.out, Path(args.data_dir)).items():
+            print(f"{name}: {folder}")
+        return 0
     print(build_tiny_model(args.out, Path(args.data_dir)))
     return 0

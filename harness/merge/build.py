@@ -15,7 +15,7 @@ import harness
 from harness.errors import ConfigError
 from harness.merge.mergekit_config import mergekit_config, swapped_layers
 from harness.merge.recipe import MergeRecipe
-from harness.records.merge_provenance import MergedParent, MergeProvenance, write_provenance
+from harness.records.merge_provenance import MergedParent, MergeProvenance, read_provenance, write_provenance
 
 # config.json fields every parent must share: tensors are combined by name and shape.
 SHAPE_FIELDS = (
@@ -76,15 +76,36 @@ def check_parents(recipe: MergeRecipe, folders: dict[str, Path], where: str) -> 
     return layers, dtype
 
 
+def is_current(recipe: MergeRecipe, out: Path, where: str, study_models: Mapping[str, str] | None = None) -> bool:
+    """Whether ``out`` holds this recipe built from its parents as they are now (same recipe hash, same parent
+    fingerprints). A folder that ``xlh merge`` did not build is an error: it is never replaced."""
+    from harness.run.model_info import fingerprint_folder
+
+    if not out.exists():
+        return False
+    provenance = read_provenance(out)
+    if provenance is None:
+        raise ConfigError(f"{out} exists but was not built by xlh merge (no xlh-recipe.json): remove it or move it")
+    if provenance.recipe_sha256 != recipe.sha256:
+        return False
+    folders = resolve_parents(recipe, where, study_models)
+    recorded = {(p.reference, p.part): p.fingerprint for p in provenance.parents}
+    return all(
+        recorded.get((p.reference, p.part)) == fingerprint_folder(folders[p.reference])[0] for p in recipe.parents
+    )
+
+
 def build_merge(
     recipe: MergeRecipe,
     out: Path,
     where: str,
     study_models: Mapping[str, str] | None = None,
     say: Callable[[str], None] = print,
+    replace: bool = False,
 ) -> Path:
-    """Build ``recipe`` into ``out`` (which must not exist) and return it."""
-    if out.exists():
+    """Build ``recipe`` into ``out`` and return it. ``out`` must not exist, unless ``replace`` (a stale merge
+    that ``xlh merge`` built, swapped for the new one only once that is complete)."""
+    if out.exists() and not (replace and read_provenance(out) is not None):
         raise ConfigError(f"output folder {out} exists: remove it or choose another --out")
     folders = resolve_parents(recipe, where, study_models)
     layers, dtype = check_parents(recipe, folders, where)
@@ -97,6 +118,8 @@ def build_merge(
     try:
         _run_mergekit(config, staging)
         write_provenance(staging, _provenance(recipe, folders, config))
+        if out.exists():
+            shutil.rmtree(out)
         staging.rename(out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -111,8 +134,17 @@ def _run_mergekit(config: dict[str, Any], out: Path) -> None:
         from mergekit.options import MergeOptions
     except ImportError as error:
         raise ConfigError("merging needs mergekit: pip install 'xlh[merge]' (make install installs it)") from error
+    from mergekit.io.tasks import LoaderCache
+
     options = MergeOptions(copy_tokenizer=True, quiet=True, write_model_card=False)
-    run_merge(MergeConfiguration.model_validate(config), str(out), options=options)
+    # mergekit keeps every model it opened in a process-wide cache, keyed by path: a parent whose files changed
+    # since (a further-trained expert, a rebuilt merge) would be read as it was. Each merge opens its own.
+    LoaderCache.loaders.clear()
+    try:
+        run_merge(MergeConfiguration.model_validate(config), str(out), options=options)
+    finally:
+        LoaderCache().flush_all()
+        LoaderCache.loaders.clear()
 
 
 def _provenance(recipe: MergeRecipe, folders: dict[str, Path], config: dict[str, Any]) -> MergeProvenance:
@@ -140,3 +172,14 @@ def _provenance(recipe: MergeRecipe, folders: dict[str, Path], config: dict[str,
 def _config(folder: Path) -> dict[str, Any]:
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     return config.get("text_config", config) if "num_hidden_layers" not in config else config
+
+
+def ensure_merge(
+    recipe: MergeRecipe, out: Path, where: str, study_models: Mapping[str, str], say: Callable[[str], None] = print
+) -> bool:
+    """Build ``out`` unless it is current (``is_current``); True when it was built."""
+    if is_current(recipe, out, where, study_models):
+        say(f"merge {recipe.name}: {out} is up to date")
+        return False
+    build_merge(recipe, out, where, study_models, say, replace=True)
+    return True

@@ -83,3 +83,36 @@ def build_tiny_model(out_dir: Path, data_dir: Path, seed: int = 0, layers: int =
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+# A tiny family for merges (tests, `make tiny-family`): the math expert's fine-tuning changed its middle layers,
+# the language expert's its outer layers and the tensors outside them (embeddings, final norm, LM head).
+FAMILY_LAYERS = 6
+FAMILY_CHANGES = {"math": ((2, 3), False), "language": ((0, 5), True)}
+
+
+def build_tiny_family(root: Path, data_dir: Path) -> dict[str, Path]:
+    """``root/base`` (a tiny model of ``FAMILY_LAYERS`` layers) and two "experts" made from it: every tensor moved
+    a little (0.001 x noise) and the expert's own layers much more (0.05 x noise), seeded."""
+    base = build_tiny_model(root / "base", data_dir, seed=0, layers=FAMILY_LAYERS)
+    family = {"base": base}
+    for seed, (name, (layers, outer)) in enumerate(FAMILY_CHANGES.items(), start=1):
+        family[name] = _fine_tuned(base, root / name, layers, outer, seed)
+    return family
+
+
+def _fine_tuned(base: Path, out: Path, layers: tuple[int, ...], outer: bool, seed: int) -> Path:
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(base, out)
+    tensors = load_file(base / "model.safetensors")
+    generator = torch.Generator().manual_seed(seed)
+    for name, tensor in sorted(tensors.items()):
+        layer = int(name.split(".layers.")[1].split(".")[0]) if ".layers." in name else None
+        scale = 0.05 if (layer in layers) or (layer is None and outer) else 0.001
+        tensors[name] = tensor + scale * torch.randn(tensor.shape, generator=generator)
+    save_file(tensors, out / "model.safetensors", metadata={"format": "pt"})
+    return out

@@ -1,45 +1,26 @@
-"""A family of tiny models for the merge tests: a base and two "experts" made from it by perturbing known
-tensors, so that every tensor of a merge can be traced to the parent it must come from."""
+"""A family of tiny models for the merge tests (``harness.run.tiny_model.build_tiny_family``): a base and two
+"experts" made from it by moving known tensors, so every tensor of a merge can be traced to its parent."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-LAYERS = 6
-MATH_LAYERS = (2, 3)  # the math expert's changes: its middle layers
-LANGUAGE_LAYERS = (0, 5)  # the language expert's: its outer layers, and its embeddings and final norm
+from harness.run.tiny_model import FAMILY_CHANGES, FAMILY_LAYERS
 
-
-def _perturbed(base: Path, out: Path, layers: tuple[int, ...], outer: bool, seed: int) -> Path:
-    shutil.copytree(base, out)
-    tensors = load_file(base / "model.safetensors")
-    generator = torch.Generator().manual_seed(seed)
-    for name, tensor in tensors.items():
-        layer = int(name.split(".layers.")[1].split(".")[0]) if ".layers." in name else None
-        # Fine-tuning moves every tensor a little and the expert's own layers much more: every tensor of a
-        # merge then tells which parent it came from, and the known layers stand out.
-        scale = 0.05 if (layer in layers) or (layer is None and outer) else 0.001
-        tensors[name] = tensor + scale * torch.randn(tensor.shape, generator=generator)
-    save_file(tensors, out / "model.safetensors", metadata={"format": "pt"})
-    return out
+LAYERS = FAMILY_LAYERS
+MATH_LAYERS = FAMILY_CHANGES["math"][0]
+LANGUAGE_LAYERS = FAMILY_CHANGES["language"][0]
 
 
 @pytest.fixture(scope="session")
 def family(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> dict[str, Path]:
-    from harness.run.tiny_model import build_tiny_model
+    from harness.run.tiny_model import build_tiny_family
 
-    root = tmp_path_factory.mktemp("family")
-    base = build_tiny_model(root / "base", data_dir, seed=0, layers=LAYERS)
-    return {
-        "base": base,
-        "math": _perturbed(base, root / "math", MATH_LAYERS, outer=False, seed=1),
-        "language": _perturbed(base, root / "language", LANGUAGE_LAYERS, outer=True, seed=2),
-    }
+    return build_tiny_family(tmp_path_factory.mktemp("family"), data_dir)
 
 
 def tensors(folder: Path) -> dict[str, torch.Tensor]:

@@ -1,0 +1,52 @@
+"""``xlh sweep RECIPE``: build and evaluate every combination of a recipe's lists of choices, then show the
+surface (scores and merge gain per combination and language)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harness.cli.common import default_data_dir
+
+HELP = "build and evaluate every combination of a recipe's lists of choices (bottom: [2, 4]) and table them"
+
+
+def add_arguments(sweep: argparse.ArgumentParser) -> None:
+    sweep.add_argument("recipe", type=Path, help="a recipe with lists of choices (README: Merging)")
+    sweep.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task)")
+    sweep.add_argument("--langs", default=None, help="comma-separated languages")
+    sweep.add_argument("--limit", type=int, default=None, help="examples per language")
+    sweep.add_argument("--out", type=Path, default=Path("results"), help="results folder (results/)")
+    sweep.add_argument("--models-dir", type=Path, default=Path("models"), help="where the merges go (models/)")
+    sweep.add_argument("--sweeps-dir", type=Path, default=Path("sweeps"), help="the sweep's study and recipes")
+    sweep.add_argument("--data-dir", default=default_data_dir())
+    sweep.add_argument("--backend", default=None)
+    sweep.add_argument("--cache", default=None, help="the response store, as for xlh eval (default: on)")
+    sweep.add_argument("--no-progress", action="store_true")
+    sweep.add_argument("--resamples", type=int, default=1000, help="paired bootstrap resamples of the table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from harness.cli.main import main
+    from harness.merge.recipe import read_recipe_file
+    from harness.merge.sweep import write_sweep
+
+    name, raw = read_recipe_file(args.recipe)
+    selection = {key: value for key, value in (("tasks", _list(args.tasks)), ("langs", _list(args.langs)),
+                                               ("limit", args.limit)) if value is not None}  # fmt: skip
+    study = write_sweep(name, raw, str(args.recipe), args.sweeps_dir, args.models_dir, selection)
+    print(f"sweep {name}: {study}")
+    evaluate = ["eval", "--study", str(study), "--out", str(args.out)]
+    for flag, value in (("--data-dir", args.data_dir), ("--backend", args.backend), ("--cache", args.cache)):
+        if value:
+            evaluate += [flag, str(value)]
+    if args.no_progress:
+        evaluate.append("--no-progress")
+    code = main(evaluate)
+    if code != 0:
+        return code
+    return main(["table", "--study", str(study), "--results", str(args.out), "--resamples", str(args.resamples)])
+
+
+def _list(text: str | None) -> list[str] | None:
+    return [part for part in text.split(",") if part] if text else None
