@@ -27,7 +27,8 @@ def add_arguments(sweep: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.cli.main import main
+    from harness.cli import eval as eval_command
+    from harness.cli import table as table_command
     from harness.merge.recipe import read_recipe_file
     from harness.merge.sweep import write_sweep
 
@@ -42,10 +43,18 @@ def run(args: argparse.Namespace) -> int:
             evaluate += [flag, str(value)]
     if args.no_progress:
         evaluate.append("--no-progress")
-    code = main(evaluate)
+    code = _command(eval_command, evaluate[1:])
     if code != 0:
         return code
-    return main(["table", "--study", str(study), "--results", str(args.out), "--resamples", str(args.resamples)])
+    tabulate = ["--study", str(study), "--results", str(args.out), "--resamples", str(args.resamples)]
+    return _command(table_command, tabulate)
+
+
+def _command(module, argv: list[str]) -> int:
+    """Another xlh command in this process, parsed by its own arguments (``xlh eval``, ``xlh table``)."""
+    parser = argparse.ArgumentParser(prog=f"xlh {module.__name__.rsplit('.', 1)[-1]}")
+    module.add_arguments(parser)
+    return int(module.run(parser.parse_args(argv)))
 
 
 def _list(text: str | None) -> list[str] | None:

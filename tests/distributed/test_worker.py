@@ -3,6 +3,9 @@ another model."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,15 +32,26 @@ def _torch_threads():
 
 
 def test_a_chunk_may_run_on_more_threads_when_the_engine_uses_torchs(tiny_model: Path) -> None:
-    import torch
-
-    worker = EngineWorker(threads=1)
-    assert torch.get_num_threads() == 1
-    request = [ChoiceRequest("The capital of France is", (" Paris", " Berlin"))]
-    one = worker.answer(_spec(tiny_model), "choice", request)
-    two = worker.answer(_spec(tiny_model), "choice", request, threads=2)
-    assert torch.get_num_threads() == 2 and worker.threads == 2
-    assert one.answers[0].loglikelihoods == pytest.approx(two.answers[0].loglikelihoods, abs=1e-5)
+    # In a fresh process, as a worker actor is: an in-process vLLM engine (the vLLM tests) replaces
+    # torch.set_num_threads in this one with a no-op.
+    script = f"""
+import json, torch
+from harness.api.requests import ChoiceRequest
+from harness.backends import GenerationParams
+from harness.distributed.worker import EngineSpec, EngineWorker
+spec = EngineSpec.of("hf", {str(tiny_model)!r}, GenerationParams(), {OPTIONS!r})
+worker = EngineWorker(threads=1)
+seen = [torch.get_num_threads()]
+request = [ChoiceRequest("The capital of France is", (" Paris", " Berlin"))]
+one = worker.answer(spec, "choice", request)
+two = worker.answer(spec, "choice", request, threads=2)
+seen.append(torch.get_num_threads())
+print(json.dumps([seen, worker.threads, one.answers[0].loglikelihoods, two.answers[0].loglikelihoods]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    seen, threads, one, two = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen == [1, 2] and threads == 2
+    assert one == pytest.approx(two, abs=1e-5)
     vllm = EngineSpec.of("vllm", str(tiny_model), GenerationParams(), {})
     assert _spec(tiny_model).threads_adjustable and not vllm.threads_adjustable  # vLLM binds its own threads
 
