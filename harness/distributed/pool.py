@@ -144,7 +144,9 @@ class WorkerPool:
 
     def start(self) -> None:
         """Join or start Ray and start the workers (once). The workers' processes start in the background:
-        a command that will compute calls this first, so they boot while the run loads its data."""
+        a command that will compute calls this first, so they boot while the run loads its data. Call it from
+        the thread that outlives the runs (the main one): a private instance's processes die with the thread
+        that started them (``run_concurrently`` starts the pool before its threads for this reason)."""
         with self._lock:
             if self._session is not None:
                 return

@@ -28,6 +28,10 @@ def run_concurrently(
 ) -> list[T]:
     """``run_one`` of every config (in threads sharing ``pool``), each reported as it finishes. The first
     error stops new runs from starting and is raised once the runs going have ended."""
+    # Ray must start in this thread: the processes it starts die with the thread that started them (Linux's
+    # parent-death signal follows the thread), and a run's thread ends with its run. Seen: the GCS killed when the
+    # first of a study's runs finished, the other runs failing 60 s later.
+    pool.start()
     queue = collections.deque(enumerate(configs))
     active: dict[int, threading.Thread] = {}
     results: dict[int, T] = {}
