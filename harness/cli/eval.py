@@ -231,17 +231,12 @@ def _eval_study(args: argparse.Namespace) -> int:
 def _build_merges(study: Study) -> None:
     """Build every merged model of the study that its recipe builds and that is missing or stale."""
     from harness.merge.build import ensure_merge
-    from harness.merge.recipe import read_recipe_file, sweep_points
+    from harness.merge.recipe import read_recipe
 
     folders = {model.name: _model_folder(model.model) for model in study.models}
     for model in study.models:
-        if model.merge is None:
-            continue
-        name, raw = read_recipe_file(Path(model.merge))
-        recipes = sweep_points(name, raw, model.merge)
-        if len(recipes) > 1:
-            raise XlhError(f"{model.merge}: a sweep of {len(recipes)} merges cannot build the one model {model.name!r}")
-        ensure_merge(recipes[0], Path(folders[model.name]), model.merge, folders)
+        if model.merge is not None:
+            ensure_merge(read_recipe(Path(model.merge)), Path(folders[model.name]), model.merge, folders)
 
 
 def _run_config(args: argparse.Namespace, model: str, selection: StudyEval) -> RunConfig:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.errors import XlhError
-
 HELP = "build a merged model from a recipe (recipes/<name>.yaml) with mergekit"
 
 
@@ -17,13 +15,9 @@ def add_arguments(merge: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.merge.build import build_merge
-    from harness.merge.recipe import read_recipe_file, sweep_points
+    from harness.merge.recipe import read_recipe
 
-    name, raw = read_recipe_file(args.recipe)
-    recipes = sweep_points(name, raw, str(args.recipe))
-    if len(recipes) > 1:
-        raise XlhError(f"recipe {args.recipe} is a sweep of {len(recipes)} merges: build them with `xlh sweep`")
-    (recipe,) = recipes
+    recipe = read_recipe(args.recipe)
     out = build_merge(recipe, args.out or Path("models") / recipe.name, str(args.recipe))
     print(f"merged: {out} (recipe sha256 {recipe.sha256[:12]})")
     return 0

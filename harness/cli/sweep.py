@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.cli.common import default_data_dir
+from harness.cli.common import csv_list, default_data_dir
 
 HELP = "build and evaluate every combination of a recipe's lists of choices (bottom: [2, 4]) and table them"
 
@@ -33,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     from harness.merge.sweep import write_sweep
 
     name, raw = read_recipe_file(args.recipe)
-    selection = {key: value for key, value in (("tasks", _list(args.tasks)), ("langs", _list(args.langs)),
-                                               ("limit", args.limit)) if value is not None}  # fmt: skip
+    listed = {"tasks": csv_list(args.tasks), "langs": csv_list(args.langs)}
+    selection: dict[str, object] = {key: list(value) for key, value in listed.items() if value}  # YAML lists
+    if args.limit is not None:
+        selection["limit"] = args.limit
     study = write_sweep(name, raw, str(args.recipe), args.sweeps_dir, args.models_dir, selection)
     print(f"sweep {name}: {study}")
     evaluate = ["eval", "--study", str(study), "--out", str(args.out)]
@@ -55,7 +57,3 @@ def _command(module, argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog=f"xlh {module.__name__.rsplit('.', 1)[-1]}")
     module.add_arguments(parser)
     return int(module.run(parser.parse_args(argv)))
-
-
-def _list(text: str | None) -> list[str] | None:
-    return [part for part in text.split(",") if part] if text else None

@@ -28,10 +28,9 @@ def mergekit_config(recipe: MergeRecipe, paths: dict[str, str], layers: int, dty
         entries.append({"model": paths[parent.reference], "parameters": parameters})
     base = recipe.parent("base").reference if recipe.method != "linear" else models[0].reference
     config: dict[str, Any] = {"merge_method": recipe.method, "base_model": paths[base], "models": entries}
-    if recipe.method == "linear":
-        config["parameters"] = {"normalize": True}
-    else:
-        config["parameters"] = {"normalize": False}  # base + sum of weight x (model - base), as the papers define
+    # linear: weights normalised to sum 1; task arithmetic and TIES: base + sum of weight x (model - base), as the
+    # papers define them
+    config["parameters"] = {"normalize": recipe.method == "linear"}
     config["dtype"] = dtype
     return config
 

@@ -13,8 +13,8 @@ the study the recipe is used in) and the method's parameters:
   (TIES-merging, each model with a ``density``): ``models`` (each ``{model, weight}``) and, except for linear,
   ``base``.
 
-Any number or list of numbers may instead be a list of choices (``bottom: [2, 4, 6]``): the recipe is then a
-sweep, and ``sweep_points`` lists its combinations, each a plain recipe.
+A layer swap's ``bottom``, ``top`` and ``transition`` may instead be lists of choices (``bottom: [2, 4, 6]``):
+the recipe is then a sweep, and ``sweep_points`` lists its combinations, each a plain recipe.
 """
 
 from __future__ import annotations
@@ -62,7 +62,8 @@ class MergeRecipe:
 
     @property
     def content(self) -> dict[str, Any]:
-        """The recipe as data: what its hash covers (names of parents as written, not their weights)."""
+        """The recipe as data, what its hash covers: the method, the parents as written (with their weights and
+        densities) and the parameters."""
         return {
             "method": self.method,
             "parents": [{key: value for key, value in vars(p).items() if value is not None} for p in self.parents],
@@ -85,6 +86,15 @@ def read_recipe_file(path: Path) -> tuple[str, dict[str, Any]]:
     if not isinstance(raw, dict):
         raise ConfigError(f"recipe {path}: expected a mapping with `method` and its parameters")
     return path.stem, raw
+
+
+def read_recipe(path: Path) -> MergeRecipe:
+    """The one merge a recipe file builds; a sweep (lists of choices) is refused: ``xlh sweep`` builds those."""
+    name, raw = read_recipe_file(path)
+    recipes = sweep_points(name, raw, str(path))
+    if len(recipes) > 1:
+        raise ConfigError(f"recipe {path} is a sweep of {len(recipes)} merges: build them with `xlh sweep`")
+    return recipes[0]
 
 
 def sweep_points(name: str, raw: dict[str, Any], where: str) -> list[MergeRecipe]:

@@ -13,8 +13,7 @@ import yaml
 
 from harness.errors import ConfigError
 from harness.merge.recipe import SWEPT_FIELDS, MergeRecipe, sweep_points
-
-MERGED_PARTS = ("keep", "swap_in", "model")
+from harness.records.merge_provenance import MERGED_PARTS
 
 
 def write_sweep(

@@ -13,6 +13,9 @@ from harness.records.io import atomic_write_text
 
 PROVENANCE_FILE = "xlh-recipe.json"
 PROVENANCE_VERSION = 1
+# The parts of a merge's parents that are the models merged (its parents in tables); a task-arithmetic or TIES
+# ``base`` is their common origin, not a parent.
+MERGED_PARTS = ("keep", "swap_in", "model")
 
 
 @dataclass(frozen=True)

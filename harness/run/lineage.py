@@ -7,11 +7,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from harness.records.merge_provenance import read_provenance
+from harness.records.merge_provenance import MERGED_PARTS, read_provenance
 from harness.records.schema import Recipe
 from harness.run.config import RunConfig
-
-MERGED_PARTS = ("keep", "swap_in", "model")  # the models merged; a task-arithmetic base is their common origin
 
 
 def with_merge_lineage(config: RunConfig) -> RunConfig:

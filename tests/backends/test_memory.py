@@ -39,4 +39,3 @@ def test_a_tokenizer_without_a_rust_backend_keeps_everything() -> None:
     slow = SimpleNamespace(_vocab={"a": 0}, _merges=[("a", "b")])
     release_tokenizer_sources(slow)
     assert slow._vocab == {"a": 0} and slow._merges == [("a", "b")]
-

@@ -28,7 +28,3 @@ def tensors(folder: Path) -> dict[str, torch.Tensor]:
     for path in sorted(folder.glob("*.safetensors")):
         found.update(load_file(path))
     return found
-
-
-def layer_of(name: str) -> int | None:
-    return int(name.split(".layers.")[1].split(".")[0]) if ".layers." in name else None

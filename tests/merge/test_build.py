@@ -12,10 +12,11 @@ import torch
 from harness.errors import ConfigError
 from harness.merge import build
 from harness.merge.build import build_merge
+from harness.merge.diff import tensor_place
 from harness.merge.recipe import parse
 from harness.records.merge_provenance import PROVENANCE_FILE, read_provenance
 from harness.run.model_info import fingerprint_folder
-from tests.merge.conftest import LAYERS, layer_of, tensors
+from tests.merge.conftest import LAYERS, tensors
 
 
 def _swap(family: dict[str, Path], **parameters) -> dict:
@@ -29,7 +30,7 @@ def test_a_layer_swap_takes_each_tensor_from_the_parent_the_recipe_names(family,
     math, language = tensors(family["math"]), tensors(family["language"])
     assert merged.keys() == math.keys()
     for name, tensor in merged.items():
-        layer = layer_of(name)
+        layer = tensor_place(name)[0]
         if layer is None:
             assert torch.equal(tensor, (math if outer == "keep" else language)[name]), name
         elif layer in (0, LAYERS - 1):

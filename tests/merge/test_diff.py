@@ -14,7 +14,7 @@ import pytest
 from harness.cli.main import main
 from harness.errors import ConfigError
 from harness.merge.diff import layer_changes, layers_by_change, tensor_place
-from tests.merge.conftest import LANGUAGE_LAYERS, LAYERS, MATH_LAYERS, layer_of, tensors
+from tests.merge.conftest import LANGUAGE_LAYERS, LAYERS, MATH_LAYERS, tensors
 
 
 @pytest.mark.parametrize(
@@ -38,7 +38,7 @@ def test_changes_equal_a_direct_computation_and_rank_the_changed_layers_first(fa
     rows = layer_changes(family["base"], family["math"], "math")
     base, math_expert = tensors(family["base"]), tensors(family["math"])
     for layer in range(LAYERS):
-        names = [n for n in base if layer_of(n) == layer and tensor_place(n)[1] == "mlp"]
+        names = [n for n in base if tensor_place(n) == (layer, "mlp")]
         direct = math.sqrt(sum(float((math_expert[n].double() - base[n].double()).pow(2).sum()) for n in names))
         direct /= math.sqrt(sum(float(base[n].double().pow(2).sum()) for n in names))
         (row,) = [r for r in rows if r.layer == layer and r.module == "mlp"]

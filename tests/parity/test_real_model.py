@@ -28,7 +28,6 @@ MGSM_LANGS, MGSM_LIMIT = ("en", "de"), 2
 PERPLEXITY_LANGS = ("eng_Latn", "deu_Latn", "fra_Latn", "zho_Hans", "hin_Deva", "swh_Latn", "arb_Arab", "tha_Thai")
 
 
-
 def test_the_conversion_records_its_source_and_fixes(gemma: Path) -> None:
     provenance = json.loads((gemma / "xlh-model.json").read_text())
     assert provenance["gguf_sha256"] == KNOWN_MODELS["gemma-3-270m"].sha256
