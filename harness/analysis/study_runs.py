@@ -72,9 +72,9 @@ def missing_results(
     selection = selection or study.eval
     runs = list(io.iter_runs(results_dir)) if results_dir.is_dir() else []
     if selection.tasks is None:
-        from harness.api.registry import all_tasks
+        from harness.api.registry import default_task_names
 
-        specs: Sequence[str] = sorted(all_tasks())
+        specs: Sequence[str] = default_task_names()
     else:
         specs = selection.tasks
     wanted = [TaskSelection.parse(spec) for spec in specs]

@@ -71,6 +71,12 @@ def all_tasks() -> dict[str, Task]:
     return build_registry([*_builtin_tasks(), *_plugin_tasks()])
 
 
+def default_task_names() -> tuple[str, ...]:
+    """The tasks a run that names none evaluates: every task but those that ask to be named
+    (``Task.in_default_selection``), sorted."""
+    return tuple(sorted(name for name, task in all_tasks().items() if task.in_default_selection))
+
+
 def get_task(name: str) -> Task:
     tasks = all_tasks()
     if name not in tasks:

@@ -76,6 +76,14 @@ class Task(ABC, Generic[E]):
     variant_tables: ClassVar[Mapping[str, Mapping[str, object]]] = {}
     # Name of the sub-folder of DATA_DIR holding the original files (see its SOURCE.md).
     data_folder: ClassVar[str]
+    # A task whose requests read the model's hidden states (``EmbedRequest``) rather than its next-token
+    # distribution; only backends that can return every layer's hidden states run it (``Backend.embed``).
+    reads_hidden_states: ClassVar[bool] = False
+    # How many items a language gets when the run sets no LIMIT (None: every item); a task whose score is
+    # defined on a fixed number of items (MEXA's 100 sentences) declares it. A LIMIT overrides it.
+    default_limit: ClassVar[int | None] = None
+    # Whether a run that names no tasks evaluates this one (``make eval`` without TASKS).
+    in_default_selection: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -240,7 +240,7 @@ def _build_merges(study: Study) -> None:
 
 
 def _run_config(args: argparse.Namespace, model: str, selection: StudyEval) -> RunConfig:
-    from harness.api.registry import all_tasks
+    from harness.api.registry import default_task_names
     from harness.backends import GenerationParams
     from harness.run.config import RunConfig
 
@@ -248,7 +248,7 @@ def _run_config(args: argparse.Namespace, model: str, selection: StudyEval) -> R
     backend, options = _backend_options(args)
     return RunConfig(
         model=model,
-        tasks=selection.tasks or tuple(sorted(all_tasks())),
+        tasks=selection.tasks or default_task_names(),
         languages=selection.langs,
         limit=selection.limit,
         limit_mode=selection.limit_mode,
