@@ -44,6 +44,10 @@ ENCODING_MODULES = (
     "harness.backends.openai",
 )
 
+# How hidden states become sentence vectors: part of what a task that reads them (alignment) computes, though no
+# task module imports it (the backend runs it).
+HIDDEN_STATE_MODULES = ("harness.backends.hidden_states", "harness.backends.pooling")
+
 
 def _harness_imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -87,7 +91,7 @@ def current() -> dict[str, dict[str, object]]:
     for name, task in sorted(all_tasks().items()):
         module = type(task).__module__
         path = Path(importlib.import_module(module).__file__ or "")
-        depends = [module, *_dependencies(path)]
+        depends = [module, *_dependencies(path), *(HIDDEN_STATE_MODULES if task.reads_hidden_states else ())]
         state[f"task:{name}"] = {"version": task.version, "sources": _source_digest(depends)}
     from harness.backends import ENCODING_VERSION
 

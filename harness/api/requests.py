@@ -1,4 +1,4 @@
-"""The two request kinds a task can ask of a backend, and the answers backends give back.
+"""The request kinds a task can ask of a backend, and the answers backends give back.
 
 Tasks speak about the benchmark (prompts, stop sequences, continuations); backends about models
 (tokens, batches). These records are the whole vocabulary between the two.
@@ -7,6 +7,10 @@ Tasks speak about the benchmark (prompts, stop sequences, continuations); backen
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_MAX_NEW_TOKENS = 256
 
@@ -35,7 +39,15 @@ class ChoiceRequest:
     continuations: tuple[str, ...]
 
 
-Request = GenerationRequest | ChoiceRequest
+@dataclass(frozen=True, slots=True)
+class EmbedRequest:
+    """Read ``text`` (with the tokenizer's special tokens, as a sentence encoder would) and return every layer's
+    hidden states pooled into one vector per layer: alignment tasks compare these across languages."""
+
+    text: str
+
+
+Request = GenerationRequest | ChoiceRequest | EmbedRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,5 +82,24 @@ class Generation:
             raise ValueError(f"unknown finish reason {self.finish_reason!r}; valid: {', '.join(FINISH_REASONS)}")
 
 
-Answer = Generation | ChoiceScores  # what a backend returns for one request
-Response = str | ChoiceScores  # what a task scores: a generation's text, or the choice scores
+@dataclass(frozen=True, slots=True, eq=False)
+class Embedding:
+    """Every layer's pooled hidden state of one text: ``weighted`` (MEXA's position-weighted mean over the
+    text's tokens) and ``last_token``, each a float32 ``(layers, dim)`` array whose row 0 is the embedding
+    layer's output. ``tokens``: how many tokens the text was read as (special tokens included);
+    ``truncated_tokens``: tokens cut from its end to fit the model."""
+
+    weighted: np.ndarray
+    last_token: np.ndarray
+    tokens: int
+    truncated_tokens: int = 0
+
+    def summary(self) -> dict[str, int]:
+        """What ``samples.jsonl`` keeps of it: its shape, not its numbers (a 7B model's vectors of one sentence
+        take a megabyte; the scores computed from them are kept instead)."""
+        layers, dim = self.weighted.shape
+        return {"layers": int(layers), "dim": int(dim), "tokens": self.tokens}
+
+
+Answer = Generation | ChoiceScores | Embedding  # what a backend returns for one request
+Response = str | ChoiceScores | Embedding  # what a task scores: a generation's text, the choice scores, vectors

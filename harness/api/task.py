@@ -111,6 +111,29 @@ class Task(ABC, Generic[E]):
     def from_hub_record(self, record: dict[str, Any], index: int, language: Language) -> E:
         """Adapt one Hub dataset row to the typed example."""
 
+    def hub_sources(self, language: Language, split: str) -> tuple[HubSource, ...]:
+        """Every Hub dataset split one language's examples join, row ``i`` of each being item ``i`` (a translation
+        direction reads its source language's config and its target's); by default the one ``hub_source``."""
+        return (self.hub_source(language, split),)
+
+    def from_hub_rows(self, rows: Sequence[dict[str, Any]], index: int, language: Language) -> E:
+        """Adapt row ``index`` of every source (``rows`` in ``hub_sources`` order) to the typed example; by
+        default the one source's row through ``from_hub_record``."""
+        return self.from_hub_record(rows[0], index, language)
+
+    def from_hub_split(self, rows: Sequence[Sequence[dict[str, Any]]], language: Language, split: str) -> list[E]:
+        """Every example of ``split`` from its Hub rows (``rows[i]``: row ``i`` of each source), as ``load_local``
+        reads a split whole; by default each through ``from_hub_rows``. A task whose examples need the split's
+        name or the whole split (FLORES-200: ids name the split, token budgets follow its length ratio)
+        overrides it. Errors name the row: ``ValueError("row 3: ...")`` or a DataError."""
+        examples = []
+        for index, row in enumerate(rows):
+            try:
+                examples.append(self.from_hub_rows(row, index, language))
+            except (KeyError, TypeError, ValueError) as error:
+                raise ValueError(f"row {index}: {type(error).__name__}: {error}") from error
+        return examples
+
     # -- prompts and scoring -------------------------------------------------------------------------
     @abstractmethod
     def requests(self, example: E, language: Language, variant: str, shots: Sequence[Shot[E]] = ()) -> list[Request]:
@@ -136,6 +159,10 @@ class Task(ABC, Generic[E]):
         """The class an item belongs to (a topic, a gold label), so that a LIMIT sample keeps every class in
         proportion (see harness/run/sampling.py); None for tasks without classes."""
         return None
+
+    def check_limit(self, limit: int, available: int, language: Language, split: str) -> None:
+        """Called with a run's LIMIT (or ``default_limit``) and the items a language has: by default a LIMIT
+        above that takes them all; a task whose score depends on the number of items raises ConfigError."""
 
     def notes(self, variant: str) -> tuple[str, ...]:
         """Facts about this run of the task worth keeping in results (e.g. why a metric was left out)."""

@@ -32,6 +32,12 @@ BACKENDS: dict[str, str] = {
 }
 
 
+# The backends that can return every layer's hidden states (``HiddenStatesBackend.embed``), which tasks that read
+# them (``Task.reads_hidden_states``: alignment) need. vLLM's pooling runner returns one pooled vector of the last
+# layer, not every layer's; an OpenAI-compatible server's embeddings endpoint likewise.
+HIDDEN_STATE_BACKENDS = frozenset({"hf", "transformers"})
+
+
 def create_backend(name: str, model: str, generation: GenerationParams, **options: Any) -> Backend:
     """Instantiate the backend ``name`` for ``model``; unknown names list the valid ones."""
     if name not in BACKENDS:
@@ -53,6 +59,7 @@ def default_backend() -> str:
 __all__ = [
     "BACKENDS",
     "ENCODING_VERSION",
+    "HIDDEN_STATE_BACKENDS",
     "Backend",
     "BackendInfo",
     "GenerationParams",

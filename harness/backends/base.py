@@ -1,4 +1,5 @@
-"""The backend protocol: two batched methods, answers in request order, and a description of itself."""
+"""The backend protocol: two batched methods, answers in request order, and a description of itself; a third,
+``embed``, where the engine can return every layer's hidden states (``HiddenStatesBackend``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
+from harness.api.requests import ChoiceRequest, ChoiceScores, Embedding, EmbedRequest, Generation, GenerationRequest
+from harness.errors import ConfigError
 from harness.seeds import DEFAULT_SEED
 
 
@@ -50,6 +52,25 @@ class Backend(Protocol):
     def info(self) -> BackendInfo: ...
 
     def close(self) -> None: ...
+
+
+class HiddenStatesBackend(Backend, Protocol):
+    """A backend that can also read texts and return every layer's pooled hidden states (alignment tasks)."""
+
+    def embed(self, requests: Sequence[EmbedRequest]) -> list[Embedding]:
+        """Every layer's position-weighted mean and last-token vectors of each request's text."""
+        ...
+
+
+def embedder(engine: Backend, backend_name: str) -> Callable[[Sequence[EmbedRequest]], list[Embedding]]:
+    """The engine's ``embed``, or a ConfigError naming the backend that lacks it and the one to use."""
+    method = getattr(engine, "embed", None)
+    if method is None:
+        raise ConfigError(
+            f"backend {backend_name!r} cannot return every layer's hidden states, which alignment tasks read; "
+            "run them with --backend hf (BACKEND=hf), in one process (without --workers)"
+        )
+    return method  # type: ignore[no-any-return]
 
 
 # The kinds of request a backend answers, by the name the response store and the workers use for them.

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -25,13 +24,21 @@ import transformers
 from tqdm.auto import tqdm
 
 import harness
-from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
+from harness.api.requests import ChoiceRequest, ChoiceScores, Embedding, EmbedRequest, Generation, GenerationRequest
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.batching import ChoiceItem, batches_by_rows, chunks_by
-from harness.backends.hf_model import load, model_max_length, resolve_device, resolve_dtype, resolve_max_batch_tokens
+from harness.backends.hf_model import (
+    keeps_logits,
+    load,
+    model_max_length,
+    resolve_device,
+    resolve_dtype,
+    resolve_max_batch_tokens,
+)
+from harness.backends.hidden_states import embed_requests
 from harness.backends.scoring import SharedPlan, encode_for_scoring
 from harness.backends.stops import cut_at_stop, eos_ids, finish_reason
-from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
+from harness.backends.tokenization import EncodedChoice, fit_generation, pad_token_id, special_tokens_kwargs
 from harness.errors import ConfigError
 
 SCORE_MODES = ("shared_context", "full")
@@ -78,7 +85,7 @@ class TransformersBackend:
             model, revision, self.device, self.torch_dtype, trust_remote_code, attn_implementation
         )
         self.max_length = max_length or model_max_length(self.model, self.tokenizer)
-        self._keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
+        self._keeps_logits = keeps_logits(self.model)
         self._options = {
             "revision": revision,
             "batch_size": batch_size,
@@ -141,6 +148,18 @@ class TransformersBackend:
         bar.close()
         assert all(r is not None for r in results), "a generation request was left unanswered"
         return results  # type: ignore[return-value]
+
+    def embed(self, requests: Sequence[EmbedRequest]) -> list[Embedding]:
+        """Every layer's pooled hidden states of every text (``hidden_states.embed_requests``)."""
+        return embed_requests(
+            self.model,
+            self.tokenizer,
+            requests,
+            batch_size=self.batch_size,
+            max_batch_tokens=self.max_batch_tokens,
+            max_length=self.max_length,
+            add_bos_token=self.add_bos_token,
+        )
 
     # -- choice scoring ---------------------------------------------------------------------------
     def _batches(self, items: list[ChoiceItem]) -> Iterator[list[ChoiceItem]]:
@@ -287,10 +306,7 @@ class TransformersBackend:
         ]
 
     def _pad_id(self) -> int:
-        for candidate in (self.tokenizer.pad_token_id, self.tokenizer.eos_token_id, 0):
-            if candidate is not None:
-                return int(candidate)
-        return 0
+        return pad_token_id(self.tokenizer)
 
 
 class _StopStrings(transformers.StoppingCriteria):

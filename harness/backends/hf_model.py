@@ -79,3 +79,11 @@ def model_max_length(model: Any, tokenizer: Any) -> int:
             return value
     limit = getattr(tokenizer, "model_max_length", None)
     return limit if isinstance(limit, int) and 0 < limit < 1_000_000 else 2048
+
+
+def keeps_logits(model: Any) -> bool:
+    """Whether ``model.forward`` takes ``logits_to_keep``: then a pass computes the LM head (a tokens x vocabulary
+    product, 262,144 wide for Gemma) only at the positions asked for."""
+    import inspect
+
+    return "logits_to_keep" in inspect.signature(model.forward).parameters

@@ -86,6 +86,14 @@ def special_tokens_kwargs(add_bos_token: bool | None) -> dict[str, bool]:
     return {} if add_bos_token is None else {"add_special_tokens": add_bos_token}
 
 
+def pad_token_id(tokenizer: Any) -> int:
+    """The id padding positions hold (never attended to): the tokenizer's pad token, else EOS, else 0."""
+    for candidate in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
+        if candidate is not None:
+            return int(candidate)
+    return 0
+
+
 def prefix_token_id(tokenizer: Any) -> int:
     """Token that stands in for an empty context: BOS, or EOS for tokenizers without BOS."""
     if tokenizer.bos_token_id is not None:

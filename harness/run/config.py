@@ -10,7 +10,7 @@ from typing import Any
 from harness.api.languages import Language
 from harness.api.registry import all_tasks, get_task
 from harness.api.task import Task
-from harness.backends import GenerationParams
+from harness.backends import HIDDEN_STATE_BACKENDS, GenerationParams
 from harness.errors import ConfigError
 from harness.records.schema import Recipe
 from harness.run.sampling import DEFAULT_LIMIT_MODE, DEFAULT_LIMIT_SEED, check_limit_mode
@@ -95,6 +95,12 @@ def validate(config: RunConfig) -> list[tuple[TaskSelection, list[Language]]]:
             if not any(lang.matches(selector) for _, langs in plan for lang in langs):
                 valid = "; ".join(f"{sel.task.name}: {sel.task.language_summary()}" for sel, _ in plan)
                 raise ConfigError(f"no selected task has language {selector!r}; valid: {valid}")
+    for selection, _ in plan:
+        if selection.task.reads_hidden_states and config.backend not in HIDDEN_STATE_BACKENDS:
+            raise ConfigError(
+                f"task {selection.task.name!r} reads every layer's hidden states, which backend {config.backend!r} "
+                f"cannot return; run it with --backend hf (BACKEND=hf)"
+            )
     if config.shots and config.shots_from is not None:
         for selection, _ in plan:
             selection.task.language(config.shots_from)  # fails before any work, naming the task

@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
+from harness.api.requests import ChoiceRequest, ChoiceScores, Embedding, EmbedRequest, Generation, GenerationRequest
 from harness.backends import ENCODING_VERSION
-from harness.backends.base import Backend, BackendInfo, GenerationParams, answer_chunks
+from harness.backends.base import Backend, BackendInfo, GenerationParams, answer_chunks, embedder
 from harness.run.chunks import DEFAULT_CHUNK, MAX_CHUNK_COST, choice_cost, choice_size, generation_cost, prompt_size
 from harness.run.chunks import chunks as cut_chunks
 
@@ -326,6 +326,12 @@ class CachingBackend:
 
     def score_choices(self, requests: Sequence[ChoiceRequest]) -> list[ChoiceScores]:
         return self._answer(requests, "choice", _encode_choice, _decode_choice, size=choice_size, cost=choice_cost)
+
+    def embed(self, requests: Sequence[EmbedRequest]) -> list[Embedding]:
+        """Computed every time, never stored: a 7B model's vectors of one sentence take a megabyte (every layer,
+        two poolings), FLORES in 204 languages would fill 40 GB, and one forward pass recomputes them."""
+        self.computed += len(requests)
+        return embedder(self.inner, self.inner.info().name)(requests)
 
     def info(self) -> BackendInfo:
         return self.inner.info()

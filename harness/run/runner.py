@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING
 
 import harness
 from harness.api.languages import Language
-from harness.api.requests import ChoiceRequest, GenerationRequest
-from harness.api.task import Example, Shot
+from harness.api.requests import ChoiceRequest, EmbedRequest, GenerationRequest
+from harness.api.task import Example, Shot, Task
 from harness.backends import create_backend
 from harness.backends.base import Backend
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
 from harness.records.io import RunFolder, StoredRun, model_slug
 from harness.records.schema import (
     SCHEMA_VERSION,
@@ -33,6 +33,7 @@ from harness.records.schema import (
     TaskResult,
 )
 from harness.run.config import RunConfig, TaskSelection, validate
+from harness.run.embedding import EmbeddingStream
 from harness.run.examples import load_examples
 from harness.run.lazy_engine import EngineChanged, LazyEngine, engine_signature, record_info, recorded_info
 from harness.run.lineage import with_merge_lineage
@@ -60,6 +61,10 @@ def run(config: RunConfig, backend: Backend | None = None, pool: WorkerPool | No
     config = with_merge_lineage(config)  # a folder `xlh merge` built: role, parents and recipe from it
     check_model(config.model)  # a missing, corrupt or truncated model fails before any data is read
     plan = validate(config)
+    reads_hidden_states = any(selection.task.reads_hidden_states for selection, _ in plan)
+    if reads_hidden_states and pool is not None:
+        names = ", ".join(sel.task.name for sel, _ in plan if sel.task.reads_hidden_states)
+        raise ConfigError(f"{names}: hidden states are read in this process; run without workers")
     created = datetime.now(timezone.utc)
     run_id = _run_id(config, created)
     folder = RunFolder(config.out_dir, model_slug(config.model), run_id)
@@ -71,7 +76,7 @@ def run(config: RunConfig, backend: Backend | None = None, pool: WorkerPool | No
             reasons = "; ".join(f"{t}/{lang}: {why}" for (t, lang), why in skipped.items())
             raise DataError(f"nothing to evaluate: every selected language was skipped ({reasons})")
         loaded_at = time.perf_counter()
-        cached, model = _engine_behind_store(backend, config, pool)
+        cached, model = _engine_behind_store(backend, config, pool, eager=reads_hidden_states)
         model_loaded_at = time.perf_counter()
         try:
             try:
@@ -87,7 +92,8 @@ def run(config: RunConfig, backend: Backend | None = None, pool: WorkerPool | No
         engine_timings = getattr(cached.inner, "timings", None)  # a pool's workers: each one's share, retries
         if cached.store is not None:
             cached.store.close()
-        tasks = _score(plan, units, data_infos, skipped, config, folder)
+        embedding = EmbeddingStream(cached, units, progress=bool(config.backend_options.get("progress", True)))
+        tasks = _score(plan, units, data_infos, skipped, config, folder, embedding)
         result = RunResult(
             schema_version=SCHEMA_VERSION,
             run_id=run_id,
@@ -110,6 +116,7 @@ def run(config: RunConfig, backend: Backend | None = None, pool: WorkerPool | No
                 "load_model_s": round(model_loaded_at - loaded_at + lazy_load_s, 3),
                 "inference_s": round(answered_at - model_loaded_at - lazy_load_s, 3),
                 "total_s": round(time.perf_counter() - started, 3),
+                **({"embed_s": round(embedding.seconds, 3)} if embedding.total else {}),
                 # Run facts like the times above: a resumed or repeated run differs here and only here.
                 "requests_from_cache": cached.hits,
                 "requests_computed": cached.computed,
@@ -123,11 +130,11 @@ def run(config: RunConfig, backend: Backend | None = None, pool: WorkerPool | No
 
 
 def _engine_behind_store(
-    backend: Backend | None, config: RunConfig, pool: WorkerPool | None
+    backend: Backend | None, config: RunConfig, pool: WorkerPool | None, eager: bool = False
 ) -> tuple[CachingBackend, ModelInfo]:
     """The engine behind the response store (``backend`` when given), and the model's identity. An engine
     loaded for the same signature before left its info in the store: the run then loads none unless a request
-    is missing (``lazy_engine``)."""
+    is missing (``lazy_engine``), or the run reads hidden states (``eager``), which are never stored."""
     model = _describe(config)
     if backend is None and model.fingerprint.startswith("unresolved:"):
         backend = _create(config, pool)  # a Hub model not downloaded yet: loading downloads it, then it has files
@@ -139,7 +146,7 @@ def _engine_behind_store(
         return _with_cache(_create(config, pool), model, config, store), model
     signature = engine_signature(config, model, cluster=pool.cluster if pool is not None else None)
     recorded = recorded_info(store, signature)
-    if recorded is None:
+    if recorded is None or eager:
         engine = _create(config, pool)
         record_info(store, signature, engine.info())
         return _with_cache(engine, model, config, store), model
@@ -217,15 +224,13 @@ def _prepare(
                 print(f"xlh: skipping {selection.task.name}/{language.code}: {reason}", file=sys.stderr)
                 skipped[key] = reason
                 continue
+            limit = task_limit(selection.task, config)
+            if limit is not None:
+                selection.task.check_limit(limit, len(examples), language, selection.split)
             chosen = limit_examples(
-                examples,
-                config.limit,
-                config.limit_mode,
-                config.limit_seed,
-                selection.task.name,
-                selection.task.stratum,
+                examples, limit, config.limit_mode, config.limit_seed, selection.task.name, selection.task.stratum
             )
-            if config.limit is not None:
+            if limit is not None:
                 info = dataclasses.replace(info, sample_ids=[example.id for example in chosen])
             infos[key] = info
             for example in chosen:
@@ -267,7 +272,8 @@ def _shot_source(
 
 
 def _answer(engine: Backend, units: list[Unit]) -> None:
-    """Send every request of every task and language to the backend: one call per request kind."""
+    """Send every request of every task and language to the backend: one call per request kind (but
+    ``EmbedRequest``, answered language by language as the run is scored: ``EmbeddingStream``)."""
     generation: list[tuple[Unit, int, GenerationRequest]] = []
     choice: list[tuple[Unit, int, ChoiceRequest]] = []
     for unit in units:
@@ -277,7 +283,7 @@ def _answer(engine: Backend, units: list[Unit]) -> None:
                 generation.append((unit, slot, request))
             elif isinstance(request, ChoiceRequest):
                 choice.append((unit, slot, request))
-            else:
+            elif not isinstance(request, EmbedRequest):  # embeddings: per language, when scored (EmbeddingStream)
                 raise TypeError(f"unknown request kind {type(request).__name__}")
     if generation:
         for (unit, slot, _), text in zip(generation, engine.generate([r for _, _, r in generation]), strict=True):
@@ -294,20 +300,22 @@ def _score(
     skipped: dict[tuple[str, str], str],
     config: RunConfig,
     folder: RunFolder,
+    embedding: EmbeddingStream,
 ) -> list[TaskResult]:
     """Score every unit in order (``units`` is emptied), appending each sample to ``folder``, and aggregate each
     task and language (``_prepare`` keeps them together); on every core for large runs (``scoring``)."""
     metrics = {selection.key: selection.task.metrics(selection.variant) for selection, _ in plan}
     languages: dict[tuple[str, str], LanguageResult] = {}
     samples = len(units)
-    works = language_works(units, lambda selection: metrics[selection.key], infos)
+    works = embedding(language_works(units, lambda selection: metrics[selection.key], infos))
     for key, lines, result in score_languages(works, samples, config.score_workers):
         folder.append_lines(lines)
         languages[key] = result
     results = []
-    sampled = config.limit is not None and config.limit_mode == "sample"
     for selection, selected in plan:
         task = selection.task
+        limit = task_limit(task, config)
+        sampled = limit is not None and config.limit_mode == "sample"
         language_results = {
             lang.code: languages[(selection.key, lang.code)]
             for lang in selected
@@ -322,8 +330,8 @@ def _score(
                 shots=config.shots,
                 shot_seed=config.shot_seed if config.shots else None,
                 shots_from=(config.shots_from or "same language") if config.shots else None,
-                limit=config.limit,
-                limit_mode=config.limit_mode if config.limit is not None else None,
+                limit=limit,
+                limit_mode=config.limit_mode if limit is not None else None,
                 limit_seed=config.limit_seed if sampled else None,
                 limit_sampler=SAMPLER_VERSION if sampled else None,
                 metrics=[metric.name for metric in metrics[selection.key]],
@@ -334,6 +342,11 @@ def _score(
         )
     _warn_cut(results)
     return results
+
+
+def task_limit(task: Task, config: RunConfig) -> int | None:
+    """The items a language of ``task`` gets: the run's LIMIT, else the task's own default (None: all)."""
+    return config.limit if config.limit is not None else task.default_limit
 
 
 def _warn_cut(results: list[TaskResult]) -> None:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from harness.api.languages import Language
 from harness.api.metric import Metric
-from harness.api.requests import Answer, Generation, Request, Response
+from harness.api.requests import Answer, Embedding, Generation, Request, Response
 from harness.api.task import Example, Task
 from harness.records.io import dumps, to_jsonable
 from harness.records.schema import DataInfo, LanguageResult, SampleRecord
@@ -88,7 +88,7 @@ def score_language(work: LanguageWork) -> tuple[list[str], LanguageResult]:
             language=unit.language.code,
             id=unit.example.id,
             requests=[to_jsonable(r) for r in unit.requests],
-            responses=[to_jsonable(r) for r in responses],
+            responses=[r.summary() if isinstance(r, Embedding) else to_jsonable(r) for r in responses],
             extracted=scored.extracted,
             gold=scored.gold,
             scores=scored.scores,

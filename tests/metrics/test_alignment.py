@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cosine
 
-from harness.metrics.alignment import cosine_matrix, mean_cosine, mexa_alignment, pooled
+from harness.api.metric import SampleScore
+from harness.metrics.alignment import LayerMax, LayerMean, cosine_matrix, layer_curves, mean_cosine, mexa_alignment
 
 
 def _reference_similarities(pivot: np.ndarray, other: np.ndarray) -> np.ndarray:
@@ -47,8 +48,43 @@ def test_ties_count_as_not_aligned() -> None:
     assert mexa_alignment(np.array([[0.3]])) == 1.0  # one pair: nothing to confuse it with
 
 
-def test_pooling_over_layers_and_bad_shapes() -> None:
-    assert pooled([0.2, 0.5, 0.8]) == (pytest.approx(0.5), 0.8)
+def test_layer_curves_hold_each_layers_mexa_and_cosines() -> None:
+    rng = np.random.default_rng(3)
+    pivot = rng.normal(size=(4, 30, 8))
+    other = pivot + rng.normal(scale=np.array([0.3, 1.0, 2.0, 5.0])[:, None, None], size=pivot.shape)
+    flags, cosines = layer_curves(pivot, other)
+    assert flags.shape == cosines.shape == (30, 4)
+    for layer in range(4):
+        expected = _reference_similarities(pivot[layer], other[layer])
+        assert flags[:, layer].mean() == _reference_mexa(expected)
+        assert np.allclose(cosines[:, layer], np.diag(expected), atol=1e-12)
+    assert flags[:, 0].mean() > flags[:, 3].mean()  # less noise, more pairs aligned
+
+
+def _curve_samples(rows: np.ndarray) -> list[SampleScore]:
+    return [SampleScore(None, None, {}, {"aligned_weighted": [int(v) for v in row]}) for row in rows]
+
+
+def test_mean_and_max_over_layers_and_their_sufficient_statistics() -> None:
+    rows = np.array([[1, 0, 1], [1, 1, 0], [0, 1, 1], [0, 1, 1]])  # 4 pairs, 3 layers: per layer .5 .75 .75
+    samples = _curve_samples(rows)
+    mean, best = LayerMean("mexa_mean", "aligned_weighted"), LayerMax("mexa_max", "aligned_weighted")
+    assert mean.aggregate(samples).value == pytest.approx(2 / 3)  # mean of .5, .75, .75
+    assert best.aggregate(samples).value == 0.75
+    assert "best:1" in best.aggregate(samples).signature and "pairs:4" in best.aggregate(samples).signature
+    assert mean.item_values(samples) == pytest.approx([2 / 3, 2 / 3, 2 / 3, 2 / 3])
+    counts = np.array([2.0, 0.0, 1.0, 0.0])  # a resample: pair 0 twice, pair 2 once
+    for metric in (mean, best):
+        totals = (counts @ metric.item_statistics(samples))[None, :]
+        resampled = _curve_samples(np.array([rows[0], rows[0], rows[2]]))
+        assert metric.value_from_totals(totals, np.array([3.0]))[0] == pytest.approx(metric.aggregate(resampled).value)
+    with pytest.raises(ValueError, match="different lengths"):
+        mean.aggregate([*samples, SampleScore(None, None, {}, {"aligned_weighted": [1]})])
+
+
+def test_bad_shapes() -> None:
+    with pytest.raises(ValueError, match="one shape"):
+        layer_curves(np.ones((2, 3, 4)), np.ones((2, 2, 4)))
     with pytest.raises(ValueError, match="same shape|one shape"):
         cosine_matrix(np.ones((3, 4)), np.ones((2, 4)))
     with pytest.raises(ValueError, match="square"):
