@@ -46,13 +46,24 @@ TABLE_OUT ?=
 METRICS  ?=
 NAMES    ?=
 PYTEST_ARGS ?=
+# `make correlate`: RUNS (an alignment run and task runs of one model, or the model's results folder), FORMAT
+# (text markdown csv json), ALIGNMENT_METRIC (comma-separated; default mexa_mean), RESAMPLES and BOOTSTRAP_SEED
+# (the bootstrap over languages). `make heatmap`: RUN (an alignment run folder), CURVE (mexa cosine), POOLING
+# (weighted last_token), GROUP, HEATMAP_OUT (a PNG; default alignment-<curve>-<pooling>.png here).
+ALIGNMENT_METRIC ?=
+RESAMPLES ?=
+BOOTSTRAP_SEED ?=
+RUN      ?=
+CURVE    ?=
+POOLING  ?=
+HEATMAP_OUT ?=
 # `make regress`: two run folders; TOL in points (percentage points for accuracy, chrF++ points); REPORT: JSON.
 BASELINE ?=
 CANDIDATE ?=
 TOL      ?=
 REPORT   ?=
 
-.PHONY: install test eval table tasks merge models bench bench-gpu bench-lmeval leaderboard regress browser tiny-model tiny-family check clean
+.PHONY: install test eval table correlate heatmap tasks merge models bench bench-gpu bench-lmeval leaderboard regress browser tiny-model tiny-family check clean
 
 install: $(VENV)/.installed
 
@@ -88,6 +99,19 @@ table: install
 	$(BIN)/xlh table $(if $(STUDY),--study "$(STUDY)" --results "$(RESULTS)",$(or $(RUNS),$(RESULTS))) \
 		$(if $(FORMAT),--format "$(FORMAT)") $(if $(GROUP),--group "$(GROUP)") \
 		$(if $(TABLE_OUT),--out "$(TABLE_OUT)") $(if $(TASKS),--tasks "$(TASKS)") $(if $(METRICS),--metrics "$(METRICS)")
+
+# Across languages: an alignment run's MEXA/cosine against the same model's task scores (Pearson, Spearman, bootstrap).
+correlate: install
+	@test -n "$(RUNS)" || { echo 'usage: make correlate RUNS="<alignment and task run folders, or results/<model>>" [FORMAT=text|markdown|csv|json] [ALIGNMENT_METRIC=mexa_mean,...] [RESAMPLES=1000] [BOOTSTRAP_SEED=1234]' >&2; exit 2; }
+	$(BIN)/xlh correlate $(RUNS) $(if $(FORMAT),--format "$(FORMAT)") \
+		$(if $(ALIGNMENT_METRIC),--alignment-metric "$(ALIGNMENT_METRIC)") \
+		$(if $(RESAMPLES),--resamples "$(RESAMPLES)") $(if $(BOOTSTRAP_SEED),--seed "$(BOOTSTRAP_SEED)")
+
+# A layer-by-language heatmap (PNG) of an alignment run's curves; never written into the run folder.
+heatmap: install
+	@test -n "$(RUN)" || { echo "usage: make heatmap RUN=<alignment run folder> [CURVE=mexa|cosine] [POOLING=weighted|last_token] [GROUP=family|script|resource] [HEATMAP_OUT=file.png]" >&2; exit 2; }
+	$(BIN)/xlh heatmap "$(RUN)" $(if $(CURVE),--curve "$(CURVE)") $(if $(POOLING),--pooling "$(POOLING)") \
+		$(if $(GROUP),--group "$(GROUP)") $(if $(HEATMAP_OUT),--out "$(HEATMAP_OUT)")
 
 # A merged model from a recipe file (README: Merging): make merge RECIPE=recipes/x.yaml [MERGE_OUT=models/x].
 merge: install

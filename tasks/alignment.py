@@ -72,7 +72,7 @@ class Alignment(Task[FloresExample]):
     def load_local(self, data_dir: Path, language: Language, split: str) -> list[FloresExample]:
         return self.flores.load_local(data_dir, _from_english(language), split)
 
-    def expected_examples(self, split: str) -> int:
+    def expected_examples(self, split: str) -> int | None:
         return self.flores.expected_examples(split)
 
     def hub_source(self, language: Language, split: str) -> HubSource:

@@ -9,7 +9,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
-from harness.cli import cache, diff, eval, leaderboard, merge, models, regress, show, sweep, table, tasks
+from harness.cli import (
+    cache,
+    correlate,
+    diff,
+    eval,
+    heatmap,
+    leaderboard,
+    merge,
+    models,
+    regress,
+    show,
+    sweep,
+    table,
+    tasks,
+)
 from harness.errors import XlhError
 
 
@@ -36,6 +50,8 @@ COMMANDS = {
     "merge": Command.of(merge),
     "diff": Command.of(diff),
     "sweep": Command.of(sweep),
+    "correlate": Command.of(correlate),
+    "heatmap": Command.of(heatmap),
     "tiny-model": Command(models.TINY_HELP, models.add_tiny_arguments, models.run_tiny),
 }
 

@@ -10,7 +10,7 @@ import pytest
 
 from harness.api.languages import FLORES200_CODES
 from harness.api.registry import default_task_names, get_task
-from harness.api.requests import EmbedRequest, Embedding
+from harness.api.requests import Embedding, EmbedRequest
 from harness.api.task import Shot
 from harness.errors import ConfigError
 from tests.metrics.test_alignment import _reference_mexa, _reference_similarities
