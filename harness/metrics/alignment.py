@@ -120,9 +120,7 @@ class LayerMax:
         return MetricValue(
             value=float(per_layer[best]),
             stderr=mean_stderr(list(rows[:, best])),
-            signature=_signature(
-                self.name, self.curve, "max", rows, f"best_layer_sample_std_ddof1/sqrt(n)|best:{best}"
-            ),
+            signature=_signature(self.name, self.curve, "max", rows, "best_layer_sample_std_ddof1/sqrt(n)"),
             unit=Unit.FRACTION,
         )
 
@@ -149,5 +147,6 @@ def curve_rows(curve: str, samples: Sequence[SampleScore]) -> np.ndarray:
 
 
 def _signature(name: str, curve: str, pooling: str, rows: np.ndarray, stderr: str) -> str:
-    pairs, layers = rows.shape
-    return f"{name}|curve:{curve}|layers:{pooling}|n_layers:{layers}|pairs:{pairs}|stderr:{stderr}"
+    """How the value was computed (never what it came out as: not the best layer, nor the model's depth, so that
+    models of different depths share a column)."""
+    return f"{name}|curve:{curve}|layers:{pooling}|pairs:{rows.shape[0]}|stderr:{stderr}"

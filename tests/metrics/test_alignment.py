@@ -71,7 +71,10 @@ def test_mean_and_max_over_layers_and_their_sufficient_statistics() -> None:
     mean, best = LayerMean("mexa_mean", "aligned_weighted"), LayerMax("mexa_max", "aligned_weighted")
     assert mean.aggregate(samples).value == pytest.approx(2 / 3)  # mean of .5, .75, .75
     assert best.aggregate(samples).value == 0.75
-    assert "best:1" in best.aggregate(samples).signature and "pairs:4" in best.aggregate(samples).signature
+    assert (
+        best.aggregate(samples).signature
+        == "mexa_max|curve:aligned_weighted|layers:max|pairs:4|stderr:best_layer_sample_std_ddof1/sqrt(n)"
+    )
     assert mean.item_values(samples) == pytest.approx([2 / 3, 2 / 3, 2 / 3, 2 / 3])
     counts = np.array([2.0, 0.0, 1.0, 0.0])  # a resample: pair 0 twice, pair 2 once
     for metric in (mean, best):
