@@ -3,8 +3,8 @@ Multilingual Evaluation of English-Centric LLMs via Cross-Lingual Alignment", ar
 cisnlp/MEXA) and Language Ranker's mean cosine similarity (Li et al. 2024, arXiv:2404.11553). No labels and no
 generation: a capability estimate for every FLORES language from one forward pass per sentence.
 
-- Data: FLORES-200 itself (read through ``tasks.flores200``): item ``i`` pairs line ``i`` of English with line
-  ``i`` of the language. Splits ``devtest`` (1,012 sentences, default) and ``dev`` (the 510 SIB-200 dev
+- Data: FLORES-200 itself (read through ``tasks.flores200``, locally or from the Hub: FLORES+ by default, see
+  ``tasks/_flores_hub.py``): item ``i`` pairs line ``i`` of English with line ``i`` of the language. Splits ``devtest`` (1,012 sentences, default) and ``dev`` (the 510 SIB-200 dev
   sentences; see tasks/flores200.py).
 - Items: 100 sentences per language unless LIMIT says otherwise (MEXA's setting: it reads the first 100 devtest
   lines; xlh takes the seeded LIMIT sample, the same sentences in every language; ``LIMIT_MODE=first`` gives the
@@ -76,10 +76,19 @@ class Alignment(Task[FloresExample]):
         return self.flores.expected_examples(split)
 
     def hub_source(self, language: Language, split: str) -> HubSource:
-        return self.flores.hub_source(_from_english(language), split)
+        return self.flores.hub_source(_from_english(language), split)  # refuses: two configs, see hub_sources
 
     def from_hub_record(self, record: dict[str, Any], index: int, language: Language) -> FloresExample:
         return self.flores.from_hub_record(record, index, _from_english(language))
+
+    def hub_sources(self, language: Language, split: str) -> tuple[HubSource, ...]:
+        """FLORES+ (or ``XLH_FLORES_HUB``): the English config and the language's, as FLORES-200 reads them."""
+        return self.flores.hub_sources(_from_english(language), split)
+
+    def from_hub_split(
+        self, rows: Sequence[Sequence[dict[str, Any]]], language: Language, split: str
+    ) -> list[FloresExample]:
+        return self.flores.from_hub_split(rows, _from_english(language), split)
 
     def check_limit(self, limit: int, available: int, language: Language, split: str) -> None:
         """MEXA's score depends on N: a LIMIT the split cannot fill is an error, not "all of them"."""

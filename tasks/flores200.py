@@ -11,10 +11,12 @@ Scaling Human-Centered Machine Translation", arXiv:2207.04672).
   quotes FLORES-200 has in some languages (24 German devtest lines: ``""Troja""``). Ids: ``devtest:<line
   index from 0>`` and ``dev:<SIB index_id>`` (the row index of the official dev file), the same in every
   language. Licence CC BY-SA 4.0.
-- Hub: ``facebook/flores`` (gated; one parquet config per language, splits ``dev`` 997 / ``devtest`` 1,012,
-  field ``sentence``) or ``openlanguagedata/flores_plus`` (gated; FLORES+, corrected text that differs from
-  the 2022 v1 devtest). A direction needs two configs, which one ``HubSource`` cannot express: ``hub_source``
-  says so (ConfigError) and the run needs ``DATA_DIR``.
+- Hub (a run without ``DATA_DIR``; see tasks/_flores_hub.py): FLORES+ (``openlanguagedata/flores_plus``,
+  gated: accept its terms, then ``huggingface-cli login``; pinned revision; corrected text, so not the v1
+  files' data) or, with ``XLH_FLORES_HUB=facebook/flores``, FLORES-200 itself; ``XLH_FLORES_HUB=<folder>``
+  reads a local copy laid out as FLORES+. A direction joins two configs row by row (``hub_sources``: source,
+  target; FLORES+ renamed 11 codes, e.g. ``zho_Hans`` is ``cmn_Hans``); ``dev`` there is all 997 sentences.
+  Item ids are the local files' (``devtest:<i>``, ``dev:<i>``) and budgets are computed as for local files.
 - Languages: the task's "languages" are translation directions (``TranslationDirection``, code
   ``eng_Latn-deu_Latn``). Default: English to and from each of the 203 others (406). Selectors: a language
   (``de``, ``deu``, ``deu_Latn``) selects both English directions of it, ``eng_Latn``/``en`` all 406, and a
@@ -55,6 +57,9 @@ from harness.api.task import HubSource, Shot, Task
 from harness.data import per_file_version, read_tsv, require_file
 from harness.errors import ConfigError, DataError
 from harness.metrics.translation import Bleu, ChrF, SpBleu, sentence_chrfs, spbleu_unavailable
+from tasks._flores_hub import HUB_PATHS, HUB_SENTENCES, hub_config
+from tasks._flores_hub import pair_from_hub_rows as pair_from_hub_rows
+from tasks._flores_hub import pair_hub_sources as pair_hub_sources
 
 VERSION = 2  # 2: the token budget follows the source's length (was 256 for every sentence)
 SPLITS = ("devtest", "dev")
@@ -310,25 +315,39 @@ class Flores200(Task[FloresExample]):
             [(f"devtest:{i}", source, target) for i, (source, target) in enumerate(zip(sources, targets, strict=True))]
         )
 
-    def expected_examples(self, split: str) -> int:
-        return EXPECTED_SENTENCES[split]
+    def expected_examples(self, split: str) -> int | None:
+        """devtest: 1,012 everywhere. dev: None here, as its size depends on the source: 510 locally (checked by
+        ``read_sib_dev``), 997 on the Hub (checked by ``from_hub_split``)."""
+        return EXPECTED_SENTENCES[split] if split == "devtest" else None
+
+    def hub_sources(self, language: Language, split: str) -> tuple[HubSource, ...]:
+        pair = _direction(language)
+        return pair_hub_sources(pair.source, pair.target, split)
 
     def hub_source(self, language: Language, split: str) -> HubSource:
-        """Not expressible yet: a direction is two Hub configs (``facebook/flores`` ``<source>`` and
-        ``<target>``, split ``dev`` or ``devtest``, field ``sentence``; or ``openlanguagedata/flores_plus``,
-        field ``text``) and a ``HubSource`` names one."""
-        raise self._no_hub(_direction(language), split)
+        """Refused: a direction is two configs (``hub_sources``)."""
+        pair = _direction(language)
+        configs = [f"{path} {hub_config(path, pair.source)} and {hub_config(path, pair.target)}" for path in HUB_PATHS]
+        raise ConfigError(
+            f"task {self.name!r}: {pair.code} is two configs of a Hub dataset ({configs[0]}, or {configs[1]}), "
+            f"which one HubSource cannot name; xlh reads them through hub_sources"
+        )
 
     def from_hub_record(self, record: dict[str, Any], index: int, language: Language) -> FloresExample:
-        """Unreachable while ``hub_source`` refuses: one Hub row holds one side of a direction."""
-        raise self._no_hub(_direction(language), "devtest")
+        """Refused: one Hub row is one side of a direction, and a split is adapted whole (``from_hub_split``)."""
+        raise TypeError(f"{self.name} adapts a Hub split whole (from_hub_split), not one row of one config")
 
-    def _no_hub(self, pair: TranslationDirection, split: str) -> ConfigError:
-        return ConfigError(
-            f"task {self.name!r} cannot load {pair.code} from the Hub yet: a direction needs two configs "
-            f"(facebook/flores {pair.source} and {pair.target}, split {split}; gated) and xlh loads one per "
-            f"language; run with DATA_DIR (its flores200/ and sib200/ folders, see their SOURCE.md)"
-        )
+    def from_hub_split(
+        self, rows: Sequence[Sequence[dict[str, Any]]], language: Language, split: str
+    ) -> list[FloresExample]:
+        """The split's examples from its (source row, target row) pairs: the ids of the local files and the token
+        budgets ``load_local`` gives (they follow the split's median length ratio)."""
+        if len(rows) != HUB_SENTENCES[split]:
+            expected = HUB_SENTENCES[split]
+            raise DataError(
+                f"{self.name}/{language.code}: expected {expected} Hub rows in {split!r}, found {len(rows)}"
+            )
+        return with_budgets([pair_from_hub_rows(row, index, split) for index, row in enumerate(rows)])
 
     # -- prompts and scoring ------------------------------------------------------------------------------
     def requests(

@@ -203,11 +203,21 @@ def data_key(data: DataInfo) -> str:
     return hashlib.sha256(json.dumps(_data_parts(data), sort_keys=True).encode()).hexdigest()[:16]
 
 
+_HUB_KEYS = ("path", "name", "split", "revision", "fingerprint")
+
+
+def _hub_parts(hub: dict[str, Any]) -> list[Any]:
+    """A Hub source's identity; a language read from several sources (``{"sources": [...]}``, a translation
+    direction's two configs) has each source's, in order."""
+    if "sources" in hub:
+        return [[source.get(key) for key in _HUB_KEYS] for source in hub["sources"]]
+    return [hub.get(key) for key in _HUB_KEYS]
+
+
 def _data_parts(data: DataInfo) -> dict[str, Any]:
-    hub = data.hub or {}
     return {
         "files": sorted(digest for digest in data.files.values()),
-        "hub": [hub.get(key) for key in ("path", "name", "split", "revision", "fingerprint")] if data.hub else None,
+        "hub": _hub_parts(data.hub) if data.hub else None,
         "split": data.split,
         "total": data.total_examples,
         "shots": _data_parts(data.shot_pool) if data.shot_pool else None,
