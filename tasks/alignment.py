@@ -4,8 +4,8 @@ cisnlp/MEXA) and Language Ranker's mean cosine similarity (Li et al. 2024, arXiv
 generation: a capability estimate for every FLORES language from one forward pass per sentence.
 
 - Data: FLORES-200 itself (read through ``tasks.flores200``, locally or from the Hub: FLORES+ by default, see
-  ``tasks/_flores_hub.py``): item ``i`` pairs line ``i`` of English with line ``i`` of the language. Splits ``devtest`` (1,012 sentences, default) and ``dev`` (the 510 SIB-200 dev
-  sentences; see tasks/flores200.py).
+  ``tasks/_flores_hub.py``): item ``i`` pairs line ``i`` of English with line ``i`` of the language. Splits
+  ``devtest`` (1,012 sentences, default) and ``dev`` (locally the 510 SIB-200 dev sentences, 997 on the Hub).
 - Items: 100 sentences per language unless LIMIT says otherwise (MEXA's setting: it reads the first 100 devtest
   lines; xlh takes the seeded LIMIT sample, the same sentences in every language; ``LIMIT_MODE=first`` gives the
   reference's). The score depends on N (more sentences, more rivals per pair), so a LIMIT above the split's size

@@ -50,7 +50,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.api.languages import ENGLISH, FLORES200_CODES, Language, flores_language, language_name
+from harness.api.languages import (
+    ENGLISH,
+    FLORES200_CODES,
+    PAIR_SEPARATOR,
+    Language,
+    flores_language,
+    language_name,
+)
 from harness.api.metric import Metric, SampleScore
 from harness.api.requests import DEFAULT_MAX_NEW_TOKENS, GenerationRequest, Request, Response
 from harness.api.task import HubSource, Shot, Task
@@ -66,7 +73,6 @@ SPLITS = ("devtest", "dev")
 EXPECTED_SENTENCES = {"devtest": 1012, "dev": 510}  # dev: the SIB-200 share of the 997 dev sentences
 DEV_SENTENCES = 997  # SIB-200 index_id 0..996 are dev sentences, 997.. devtest ones
 SIB_FILES = ("train.tsv", "dev.tsv", "test.tsv")
-PAIR_SEPARATOR = "-"  # FLORES codes contain no "-"
 STOP = "\n"
 TARGET_DELIMITER = " "  # between a demonstration's prompt and its reference
 # The token budget of a translation. A byte-fallback tokenizer may spend one token per UTF-8 byte of a script

@@ -31,7 +31,7 @@ import numpy as np
 from harness.analysis.alignment_curves import ALIGNMENT_TASK
 from harness.analysis.table_model import Bootstrap, TableError
 from harness.analysis.table_runs import load_runs
-from harness.api.languages import ENGLISH
+from harness.api.languages import ENGLISH, PAIR_SEPARATOR
 from harness.api.metric import Unit
 from harness.errors import XlhError
 from harness.records.comparability import ModelIdentity, Setting, latest, run_name
@@ -40,7 +40,6 @@ from harness.records.schema import RunResult, TaskResult
 
 MIN_LANGUAGES = 3  # Pearson's r of two points is always +-1
 TOO_FEW = "too few languages"
-PAIR_SEPARATOR = "-"  # a translation direction's code: source-target (tasks/flores200.py; FLORES codes have no "-")
 
 Found = tuple[Path, RunResult, TaskResult]
 

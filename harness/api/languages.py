@@ -13,6 +13,7 @@ from functools import cache
 import langcodes
 
 ENGLISH = "eng_Latn"  # the FLORES-200 code of English: transfer is measured from it
+PAIR_SEPARATOR = "-"  # a translation direction's code is source-target (FLORES codes contain no "-")
 
 
 @dataclass(frozen=True)
