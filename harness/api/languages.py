@@ -46,6 +46,8 @@ class Language:
         every script of the language (``zh`` selects ``zho_Hans`` and ``zho_Hant``)."""
         if selector in (self.code, self.flores):
             return True
+        if selector in _FLORES_SET:  # a FLORES-200 code names one variant: pes_Arab is not prs_Arab (both "fa")
+            return False
         wanted = _parse(selector)
         if wanted is None:
             return False
@@ -127,6 +129,7 @@ FLORES200_CODES: tuple[str, ...] = (
     "yor_Latn", "yue_Hant", "zho_Hans", "zho_Hant", "zsm_Latn", "zul_Latn",
 )
 # fmt: on
+_FLORES_SET = frozenset(FLORES200_CODES)
 
 
 def flores_language(code: str) -> Language:

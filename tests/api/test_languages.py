@@ -47,3 +47,12 @@ def test_a_written_script_is_kept() -> None:
     assert not Language("sin_Latn", "sin_Latn").matches("sin_Sinh")
     assert not Language("hin_Latn", "hin_Latn").matches("hin_Deva")
     assert Language("hin_Deva", "hin_Deva").matches("hi") and Language("hin_Latn", "hin_Latn").matches("hi")
+
+
+def test_a_flores_code_selects_exactly_its_variant() -> None:
+    """pes_Arab (Iranian Persian) and prs_Arab (Dari) are both "fa" to a language-tag parser; a FLORES code names
+    one of them (a 45-language run asked for pes_Arab once evaluated prs_Arab too)."""
+    from harness.api.languages import flores_language
+
+    assert flores_language("pes_Arab").matches("pes_Arab") and not flores_language("prs_Arab").matches("pes_Arab")
+    assert flores_language("prs_Arab").matches("fa")  # a bare tag still names every variant
