@@ -245,10 +245,11 @@ def _run_config(args: argparse.Namespace, model: str, selection: StudyEval) -> R
     from harness.run.config import RunConfig
 
     data_dir = None if args.hub or not args.data_dir else Path(args.data_dir)
-    backend, options = _backend_options(args)
+    tasks = selection.tasks or default_task_names()
+    backend, options = _backend_options(args, hidden_states=_reads_hidden_states(tasks))
     return RunConfig(
         model=model,
-        tasks=selection.tasks or default_task_names(),
+        tasks=tasks,
         languages=selection.langs,
         limit=selection.limit,
         limit_mode=selection.limit_mode,
@@ -316,11 +317,19 @@ def _worker_pool(args: argparse.Namespace, needed: bool = True) -> Iterator[Work
         pool.shutdown()
 
 
-def _backend_options(args: argparse.Namespace) -> tuple[str, dict[str, object]]:
-    """The backend's name and the options that backend takes (each backend has its own knobs)."""
+def _reads_hidden_states(tasks: tuple[str, ...]) -> bool:
+    """Whether a selected task reads hidden states (then only the transformers backend can run it)."""
+    from harness.run.config import TaskSelection
+
+    return any(TaskSelection.parse(spec).task.reads_hidden_states for spec in tasks)
+
+
+def _backend_options(args: argparse.Namespace, hidden_states: bool = False) -> tuple[str, dict[str, object]]:
+    """The backend's name and the options that backend takes (each backend has its own knobs). Without
+    ``--backend``, a run with a task that reads hidden states takes the one backend that returns them."""
     from harness.backends import default_backend
 
-    name = args.backend or default_backend()
+    name = args.backend or ("hf" if hidden_states else default_backend())
     base = {"progress": not args.no_progress, "trust_remote_code": args.trust_remote_code}
     if name in ("hf", "transformers"):
         if args.chat:

@@ -23,7 +23,9 @@ def run(args: argparse.Namespace) -> int:
     for name, task in sorted(all_tasks().items()):
         variants = [task.default_variant] + [v for v in task.variants if v != task.default_variant]
         splits = [task.default_split] + [s for s in task.splits if s != task.default_split]
-        few_shot = task.shot_split(task.default_split)
+        few_shot = (
+            "none (hidden states, no prompt)" if task.reads_hidden_states else task.shot_split(task.default_split)
+        )
         table.add_row(
             f"{name}\n[dim]{task.description}[/dim]",
             str(task.version),
