@@ -72,15 +72,29 @@ def mean_cosine(similarity: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class LayerMean:
-    """The mean over layers of a per-layer alignment score, each layer's the mean over pairs of the curve
-    ``curve`` (a key of each sample's details): MEXA's "mean" pooling, or Language Ranker's cosine averaged over
-    layers. Equal to the mean over pairs of each pair's mean over layers, which is its per-sample score
-    ``scores[name]`` (stderr: theirs, ddof 1)."""
+class _LayerCurveMetric:
+    """A metric over each pair's per-layer curve ``details[curve]``: its sufficient statistics are the curves."""
 
     name: str
     curve: str
     description: str = ""
+
+    def item_statistics(self, samples: Sequence[SampleScore]) -> np.ndarray:
+        """One column per layer: the pair's curve."""
+        return curve_rows(self.curve, samples)
+
+    @staticmethod
+    def _per_layer(totals: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """(rows, layers): each resample's mean over pairs at every layer."""
+        return np.asarray(totals, dtype=np.float64) / np.asarray(counts, dtype=np.float64)[:, None]
+
+
+@dataclass(frozen=True)
+class LayerMean(_LayerCurveMetric):
+    """The mean over layers of a per-layer alignment score, each layer's the mean over pairs of the curve
+    ``curve`` (a key of each sample's details): MEXA's "mean" pooling, or Language Ranker's cosine averaged over
+    layers. Equal to the mean over pairs of each pair's mean over layers, which is its per-sample score
+    ``scores[name]`` (stderr: theirs, ddof 1)."""
 
     def aggregate(self, samples: Sequence[SampleScore]) -> MetricValue:
         rows = self.item_statistics(samples)
@@ -96,22 +110,14 @@ class LayerMean:
         """Each pair's mean over layers."""
         return [float(value) for value in self.item_statistics(samples).mean(axis=1)]
 
-    def item_statistics(self, samples: Sequence[SampleScore]) -> np.ndarray:
-        """One column per layer: the pair's curve."""
-        return curve_rows(self.curve, samples)
-
     def value_from_totals(self, totals: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        return (np.asarray(totals, dtype=np.float64) / np.asarray(counts, dtype=np.float64)[:, None]).mean(axis=1)
+        return self._per_layer(totals, counts).mean(axis=1)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
-class LayerMax:
+class LayerMax(_LayerCurveMetric):
     """The best layer's score: the max over layers of the mean over pairs of the curve ``curve`` (MEXA's "max"
     pooling). Its stderr is that of the best layer's pair values (the layer's choice is not resampled)."""
-
-    name: str
-    curve: str
-    description: str = ""
 
     def aggregate(self, samples: Sequence[SampleScore]) -> MetricValue:
         rows = self.item_statistics(samples)
@@ -124,12 +130,8 @@ class LayerMax:
             unit=Unit.FRACTION,
         )
 
-    def item_statistics(self, samples: Sequence[SampleScore]) -> np.ndarray:
-        """One column per layer: the pair's curve."""
-        return curve_rows(self.curve, samples)
-
     def value_from_totals(self, totals: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        return (np.asarray(totals, dtype=np.float64) / np.asarray(counts, dtype=np.float64)[:, None]).max(axis=1)
+        return self._per_layer(totals, counts).max(axis=1)  # type: ignore[no-any-return]
 
 
 def curve_rows(curve: str, samples: Sequence[SampleScore]) -> np.ndarray:
