@@ -57,13 +57,14 @@ RUN      ?=
 CURVE    ?=
 POOLING  ?=
 HEATMAP_OUT ?=
+# `make health`: RUNS (run folders or results folders), FORMAT, TASKS (the generative task settings to check).
 # `make regress`: two run folders; TOL in points (percentage points for accuracy, chrF++ points); REPORT: JSON.
 BASELINE ?=
 CANDIDATE ?=
 TOL      ?=
 REPORT   ?=
 
-.PHONY: install test eval table correlate heatmap tasks merge models bench bench-gpu bench-lmeval leaderboard regress browser tiny-model tiny-family check clean
+.PHONY: install test eval table correlate heatmap health tasks merge models bench bench-gpu bench-lmeval leaderboard regress browser tiny-model tiny-family check clean
 
 install: $(VENV)/.installed
 
@@ -112,6 +113,11 @@ heatmap: install
 	@test -n "$(RUN)" || { echo "usage: make heatmap RUN=<alignment run folder> [CURVE=mexa|cosine] [POOLING=weighted|last_token] [GROUP=family|script|resource] [HEATMAP_OUT=file.png]" >&2; exit 2; }
 	$(BIN)/xlh heatmap "$(RUN)" $(if $(CURVE),--curve "$(CURVE)") $(if $(POOLING),--pooling "$(POOLING)") \
 		$(if $(GROUP),--group "$(GROUP)") $(if $(HEATMAP_OUT),--out "$(HEATMAP_OUT)")
+
+# Output health per language of generative tasks: empty, length-capped, unparsable, off-target, source copies.
+health: install
+	@test -n "$(RUNS)" || { echo 'usage: make health RUNS="<run folders, or results/<model>, or results>" [FORMAT=text|markdown|csv|json] [TASKS=task[:variant][@split],...]' >&2; exit 2; }
+	$(BIN)/xlh health $(RUNS) $(if $(FORMAT),--format "$(FORMAT)") $(if $(TASKS),--tasks "$(TASKS)")
 
 # A merged model from a recipe file (README: Merging): make merge RECIPE=recipes/x.yaml [MERGE_OUT=models/x].
 merge: install

@@ -23,10 +23,11 @@ Scaling Human-Centered Machine Translation", arXiv:2207.04672).
   pair of FLORES-200 codes (``deu_Latn-fra_Latn``) that one direction, default or not (built on request).
 - Prompt: ``"{source name}: {source sentence}\\n{target name}:"``, greedy until a newline (or the token
   budget, sized from the source's UTF-8 length: see ``max_new_tokens``); the hypothesis is the generation
-  stripped. Names are CLDR's English names (``harness.api.languages.language_name``, which
-  leaves out a language's usual script and CLDR's " (individual language)" qualifier: Swahili, Nepali,
-  Odia). Script qualifiers stay ("Acehnese
-  (Arabic)", "Chinese (Traditional)"): they tell the model which script to write and keep names unique.
+  stripped. Names are CLDR's English names (``harness.api.languages.language_name``, which leaves out a language's
+  usual script and CLDR's " (individual language)" qualifier: Swahili, Nepali, Odia). Script qualifiers stay
+  ("Acehnese (Arabic)", "Chinese (Traditional)"): they tell the model which script to write and keep names unique.
+- Output health (``health_view``, ``xlh health``): the hypothesis as scored, expected in the target language;
+  a copy of the source sentence (``details["source"]``) is reported as such.
 - Few-shot: demonstrations (prompt + " " + reference) come from ``dev`` (the 510 SIB-200 sentences of the
   same direction), so no devtest sentence is ever a demonstration. ``SHOTS_FROM`` takes a direction
   (``eng_Latn-fra_Latn``): demonstrations of another direction.
@@ -45,7 +46,7 @@ Scaling Human-Centered Machine Translation", arXiv:2207.04672).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ from harness.api.languages import (
 )
 from harness.api.metric import Metric, SampleScore
 from harness.api.requests import DEFAULT_MAX_NEW_TOKENS, GenerationRequest, Request, Response
-from harness.api.task import HubSource, Shot, Task
+from harness.api.task import HealthView, HubSource, Shot, Task
 from harness.data import per_file_version, read_tsv, require_file
 from harness.errors import ConfigError, DataError
 from harness.metrics.translation import Bleu, ChrF, SpBleu, sentence_chrfs, spbleu_unavailable
@@ -398,6 +399,10 @@ class Flores200(Task[FloresExample]):
     def notes(self, variant: str) -> tuple[str, ...]:
         reason = spbleu_unavailable(self.sacrebleu_folder)
         return (reason,) if reason else ()
+
+    def health_view(self, language: Language, variant: str, generation: str, extracted: Any,
+                    details: Mapping[str, Any]) -> HealthView:  # fmt: skip
+        return HealthView(hypothesis(generation), (_direction(language).target,), "hypothesis", details.get("source"))
 
 
 def _only_text(responses: Sequence[Response]) -> str:

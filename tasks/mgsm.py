@@ -34,22 +34,27 @@ chain-of-thought reasoners", arXiv:2210.03057).
   its strict patterns for bn ("The answer is", English), de ("Die Antwort lautet") and ja ("答えはNです。")
   miss the exemplars' own wording ("উত্তর হল N", "Die Antwort ist N", "答えはN個です"), so a model that
   imitates the exemplars loses strict credit there. lm-eval's own patterns are kept in ``strict_match_lmeval``.
+- Output health (``health_view``, ``xlh health``): ``direct`` and ``native_cot``: the whole generation, expected
+  in the item's language (a bare number has no language: "undetected"). ``en_cot`` reasons in English by design,
+  so only its final sentence is checked (``final_sentence``: the text after the last ``.!?`` + space, ``。！？`` or
+  line break), which may be in the item's language or English. Parsed: a number was found (see ``unparsable``).
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from harness.api.languages import ENGLISH as ENGLISH_FLORES
 from harness.api.languages import Language, from_code
 from harness.api.metric import Metric, SampleScore
 from harness.api.requests import GenerationRequest, Request, Response
-from harness.api.task import HubSource, Shot, Task, check_language_table
+from harness.api.task import HealthView, HubSource, Shot, Task, check_language_table
 from harness.data import read_json, read_tsv
 from harness.errors import ConfigError, DataError
 from harness.kit.answers import (
@@ -156,6 +161,8 @@ LMEVAL_STRICT: dict[str, str] = {
 }
 check_language_table("mgsm", "LMEVAL_STRICT", LMEVAL_STRICT, [lang.code for lang in LANGUAGES])
 
+# Where a sentence ends: . ! ? or the danda before a space, a full-width end mark, or a line break.
+_SENTENCE_END = re.compile(r"(?<=[.!?।])\s+|(?<=[。！？])|\n+")
 # lm-eval's flexible-extract filter for MGSM direct (last match, first non-empty group).
 _LMEVAL_FLEXIBLE = re.compile(r"(-?[$0-9.,]{2,})|(-?[0-9]+)")
 _PUNCTUATION = str.maketrans("", "", string.punctuation)
@@ -245,6 +252,12 @@ def lmeval_exact_match(prediction: str, gold: Decimal) -> float:
 
 def _lmeval_normalise(text: str) -> str:
     return text.lower().translate(_PUNCTUATION)
+
+
+def final_sentence(text: str) -> str:
+    """The last non-empty sentence of a generation ("" for a blank one): where a chain of thought answers."""
+    sentences = [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
+    return sentences[-1] if sentences else ""
 
 
 def _format_gold(gold: Decimal) -> str:
@@ -392,6 +405,15 @@ class Mgsm(Task[MgsmExample]):
             MeanMetric(f"{strict}_lmeval"),
             MeanMetric("flexible_match_lmeval"),
         )
+
+    def health_view(self, language: Language, variant: str, generation: str, extracted: Any,
+                    details: Mapping[str, Any]) -> HealthView:  # fmt: skip
+        """The generation (``en_cot``: its final sentence), in the item's language (``en_cot``: or English)."""
+        parsed = extracted is not None  # the last number, what ``unparsable`` counts the absence of
+        if variant == EN_COT_VARIANT:
+            expected = tuple(dict.fromkeys((language.flores, ENGLISH_FLORES)))
+            return HealthView(final_sentence(generation), expected, "final sentence", parsed=parsed)
+        return HealthView(generation.strip(), (language.flores,), "generation", parsed=parsed)
 
 
 TASKS = (Mgsm(),)

@@ -54,6 +54,28 @@ class HubSource:
 
 
 @dataclass(frozen=True)
+class HealthView:
+    """What the output-health checks (``xlh health``, ``harness.analysis.health``) read of one generation.
+
+    Attributes:
+        text: the part of the generation whose language is checked (a translation's hypothesis as scored, a
+            chain of thought's final answer sentence).
+        expected: the FLORES-200 codes ``text`` may be written in; () where its language cannot be told (XQuAD's
+            short answer spans): then it is not checked.
+        part: what ``text`` is, in a few words, for the checks' signatures ("hypothesis", "final sentence").
+        source: the text a copy of which is a failure ("source_copy": a translation's source sentence); None
+            where copying is no failure mode.
+        parsed: whether the task could read an answer from the generation; None for tasks without a parser.
+    """
+
+    text: str
+    expected: tuple[str, ...]
+    part: str = "generation"
+    source: str | None = None
+    parsed: bool | None = None
+
+
+@dataclass(frozen=True)
 class Shot(Generic[E]):
     """A solved example shown before the prompt, in its own language (which may differ from the item's)."""
 
@@ -167,6 +189,15 @@ class Task(ABC, Generic[E]):
     def notes(self, variant: str) -> tuple[str, ...]:
         """Facts about this run of the task worth keeping in results (e.g. why a metric was left out)."""
         return ()
+
+    def health_view(
+        self, language: Language, variant: str, generation: str, extracted: Any, details: Mapping[str, Any]
+    ) -> HealthView | None:
+        """What the output-health checks read of one generation (``generation``: the raw text; ``extracted``
+        and ``details``: the sample's as ``score`` gave them): the text whose language is checked, the languages
+        it may be in, a source it must not copy, whether an answer was parsed. None (the default): the task
+        generates nothing to check (choice and hidden-state tasks)."""
+        return None
 
     # -- few-shot -----------------------------------------------------------------------------------
     def demonstration(self, shot: Shot[E], variant: str) -> str:

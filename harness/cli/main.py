@@ -14,6 +14,7 @@ from harness.cli import (
     correlate,
     diff,
     eval,
+    health,
     heatmap,
     leaderboard,
     merge,
@@ -52,6 +53,7 @@ COMMANDS = {
     "sweep": Command.of(sweep),
     "correlate": Command.of(correlate),
     "heatmap": Command.of(heatmap),
+    "health": Command.of(health),
     "tiny-model": Command(models.TINY_HELP, models.add_tiny_arguments, models.run_tiny),
 }
 

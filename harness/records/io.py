@@ -208,6 +208,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def read_samples(path: Path, tasks: Collection[str]) -> Iterator[SampleRecord]:
+    """The typed samples of ``tasks`` in a samples.jsonl, whole (responses and finish reasons included), one line at
+    a time (other tasks' lines are skipped before conversion). Samples written before results schema 4 have no
+    split: ``split`` is then ""."""
+    for line, record in read_jsonl(path):
+        if record.get("task") not in tasks:
+            continue
+        try:
+            yield from_json(SampleRecord, {"split": "", **record}, "")
+        except FieldError as error:
+            raise DataError(f"not a sample record ({error})", path, line) from error
+
+
 def read_sample_scores(path: Path) -> dict[SampleKey, dict[str, SampleScore]]:
     """A samples.jsonl as per-item scores: (task, variant, split, language) -> item id -> SampleScore, in
     file order (``sample_group`` finds a group). Scores written as null (NaN is not JSON) come back as NaN.
