@@ -58,7 +58,8 @@ CURVE    ?=
 POOLING  ?=
 HEATMAP_OUT ?=
 # `make health`: RUNS (run folders or results folders), FORMAT, TASKS (the generative task settings to check).
-# `make regress`: two run folders; TOL in points (percentage points for accuracy, chrF++ points); REPORT: JSON.
+# `make regress`: two run folders; TOL in points (percentage points for accuracy, chrF++ points); REPORT: JSON;
+# OFF_TARGET_TOL: also test a rise in off-target output (percentage points).
 BASELINE ?=
 CANDIDATE ?=
 TOL      ?=
@@ -174,7 +175,8 @@ browser:
 regress: install
 	@test -n "$(BASELINE)" -a -n "$(CANDIDATE)" || { echo "usage: make regress BASELINE=<run folder> CANDIDATE=<run folder> [TOL=points] [REPORT=file.json]" >&2; exit 2; }
 	$(BIN)/xlh regress --baseline "$(BASELINE)" --candidate "$(CANDIDATE)" \
-		$(if $(TOL),--tol "$(TOL)") $(if $(REPORT),--report "$(REPORT)")
+		$(if $(TOL),--tol "$(TOL)") $(if $(REPORT),--report "$(REPORT)") \
+		$(if $(OFF_TARGET_TOL),--off-target-tol "$(OFF_TARGET_TOL)")
 
 tasks: install
 	$(BIN)/xlh tasks

@@ -152,10 +152,11 @@ class _Tally:
     expected: dict[str, None] = field(default_factory=dict)  # ordered set
     parts: dict[str, None] = field(default_factory=dict)
     n: int = 0
-    pending: list[tuple[HealthView, str, list[str]]] = field(default_factory=list)
+    pending: list[tuple[HealthView, str, list[str], str]] = field(default_factory=list)
+    off_target_items: dict[str, bool] = field(default_factory=dict)  # item id -> off target (decided items only)
 
-    def add(self, view: HealthView, generation: str, finish_reasons: list[str]) -> None:
-        self.pending.append((view, generation, finish_reasons))
+    def add(self, view: HealthView, generation: str, finish_reasons: list[str], item: str = "") -> None:
+        self.pending.append((view, generation, finish_reasons, item))
         if len(self.pending) >= CHUNK:
             self.flush()
 
@@ -166,9 +167,9 @@ class _Tally:
     def flush(self) -> None:
         """Check the pending samples: the detector and chrF++ run over them together."""
         pending, self.pending = self.pending, []
-        detections = iter(language_id.detect([view.text for view, _, _ in pending if view.expected]))
-        copies = _copies([view for view, _, _ in pending])
-        for (view, generation, reasons), copy in zip(pending, copies, strict=True):
+        detections = iter(language_id.detect([view.text for view, _, _, _ in pending if view.expected]))
+        copies = _copies([view for view, _, _, _ in pending])
+        for (view, generation, reasons, item), copy in zip(pending, copies, strict=True):
             self.n += 1
             self.expected.update(dict.fromkeys(view.expected))
             self.parts[view.part] = None
@@ -183,6 +184,7 @@ class _Tally:
                 self.detected[detected or language_id.NO_DETECTION] += 1
                 if detected is not None and all(language_id.covered(code) for code in view.expected):
                     self._count("off_target", detected not in view.expected)
+                    self.off_target_items[item] = detected not in view.expected
             if copy is not None:
                 self._count("source_copy", copy)
 
@@ -277,8 +279,20 @@ def _tallies(folder: Path, run: RunResult, tasks: Sequence[TaskResult], notes: l
         view = plugin.health_view(language, task.variant, generation, sample.extracted, sample.details)
         if view is not None:
             key = (task.name, task.variant, task.split, sample.language)
-            tallies.setdefault(key, _Tally()).add(view, generation, sample.finish_reasons)
+            tallies.setdefault(key, _Tally()).add(view, generation, sample.finish_reasons, sample.id)
     return tallies
+
+
+def off_target_items(folder: Path, run: RunResult, task: TaskResult, notes: list[str]) -> dict[str, dict[str, bool]]:
+    """Per language of ``task`` (a task result of ``run`` with output health): each item whose language was
+    decided where the detector covers the expected languages, and whether it was off target (the items the
+    ``off_target`` check counts), for paired tests (``regress_health``)."""
+    tallies = _tallies(folder, run, [task], notes)
+    found = {}
+    for (_, _, _, code), tally in tallies.items():
+        tally.flush()
+        found[code] = dict(tally.off_target_items)
+    return found
 
 
 def _language(plugin: Task[Any], code: str, folder: Path, notes: list[str]) -> Language | None:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from harness.analysis import paired_stats
+from harness.analysis.regress_health import off_target_regressions
 from harness.analysis.regress_report import (
     BOOTSTRAP,
     DEFAULT_ALPHA,
@@ -224,7 +225,10 @@ def compare(baseline_path: Path, candidate_path: Path, options: Options | None =
     untested: list[_Untested] = []
     for pair in pairs:
         untested += _test_task(baseline, candidate, pair, options, notes)
-    return new_report(baseline.ref, candidate.ref, options, _correct(untested, options), notes)
+    cells = _correct(untested, options)
+    folders, results = (baseline.folder, candidate.folder), (baseline.result, candidate.result)
+    cells += off_target_regressions(pairs, folders, results, options, notes)  # opt-in: off_target_tol
+    return new_report(baseline.ref, candidate.ref, options, cells, notes)
 
 
 def _test_task(

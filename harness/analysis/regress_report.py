@@ -88,6 +88,9 @@ class Options:
     all_metrics: bool = False
     resamples: int = paired_stats.DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
+    # Opt-in: a significant rise in off-target output larger than this many points is a regression of its own
+    # (``regress_health``); None: off-target output is not tested.
+    off_target_tol: float | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,10 @@ class RegressReport:
     cells: list[RegressCell]
     notes: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # why the runs are not comparable (exit 2)
+    off_target_tol: float | None = None  # --off-target-tol: off-target output tested (``off_target`` cells)
+
+
+OFF_TARGET = "off_target"  # the metric name of off-target cells (``regress_health``), a rise being the regression
 
 
 def verdict(delta: float, p_holm: float, alpha: float, tol: float) -> str:
@@ -161,6 +168,7 @@ def _report(
         improvements=improvements,
         cells=cells,
         notes=notes,
+        off_target_tol=options.off_target_tol,
         **extra,
     )
 

@@ -49,6 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"bootstrap seed (default {DEFAULT_SEED})")
     parser.add_argument("--show-all", action="store_true", help="list every test, not only significant changes")
+    parser.add_argument(
+        "--off-target-tol",
+        type=float,
+        default=None,
+        help="also test generative tasks' off-target output (xlh health): a significant rise larger than this "
+        "many percentage points is a regression (default: not tested)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +63,9 @@ def run(args: argparse.Namespace) -> int:
     propagate (exit 2) after the report of the refusal is written."""
     if args.tol < 0 or not 0 < args.alpha < 1 or args.resamples < 1:
         raise ConfigError("--tol must be >= 0, --alpha in (0, 1) and --resamples >= 1")
-    options = Options(args.tol, args.alpha, args.all_metrics, args.resamples, args.seed)
+    if args.off_target_tol is not None and args.off_target_tol < 0:
+        raise ConfigError("--off-target-tol must be >= 0 (percentage points)")
+    options = Options(args.tol, args.alpha, args.all_metrics, args.resamples, args.seed, args.off_target_tol)
     try:
         report = compare(args.baseline, args.candidate, options)
     except XlhError as error:  # a CI job must never read an earlier run's report as this one's

@@ -11,6 +11,7 @@ from rich.table import Table
 from harness.analysis.regress_report import (
     IMPROVEMENT,
     MCNEMAR,
+    OFF_TARGET,
     REGRESSION,
     UNCHANGED,
     VERDICTS,
@@ -109,8 +110,12 @@ def print_report(report: RegressReport, show_all: bool = False, console: Console
         + (" (not listed; --show-all lists them)" if hidden else "")
     )
     if report.regressions:
-        drops = _count(report.regressions, "significant drop")
-        console.print(f"[bold red]FAIL[/bold red]: {drops} larger than {report.tol:g} points")
+        rises = sum(cell.verdict == REGRESSION and cell.metric == OFF_TARGET for cell in report.cells)
+        found = [f"{_count(report.regressions - rises, 'significant drop')} larger than {report.tol:g} points"]
+        if rises:
+            found.append(f"{_count(rises, 'significant rise')} in off-target output larger than "
+                         f"{report.off_target_tol:g} points")  # fmt: skip
+        console.print(f"[bold red]FAIL[/bold red]: {'; '.join(found)}")
     else:
         console.print("[green]PASS[/green]: no significant drop larger than the tolerance")
 

@@ -49,3 +49,16 @@ def test_errors_exit_2(tmp_path: Path, root: Path, capsys: pytest.CaptureFixture
     assert f"xlh: error: {sib}: no generative task to check (its tasks: sib200:default@test" in capsys.readouterr().err
     assert main(["health", str(root), "--tasks", "xnli"]) == 2
     assert "no generative task matching xnli in" in capsys.readouterr().err
+
+
+def test_regress_refuses_a_negative_off_target_tolerance(tmp_path: Path) -> None:
+    import argparse
+
+    from harness.cli import regress
+    from harness.errors import ConfigError
+
+    parser = argparse.ArgumentParser()
+    regress.add_arguments(parser)
+    args = parser.parse_args(["--baseline", str(tmp_path), "--candidate", str(tmp_path), "--off-target-tol", "-1"])
+    with pytest.raises(ConfigError, match="--off-target-tol must be >= 0"):
+        regress.run(args)
