@@ -25,7 +25,7 @@ import dataclasses
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.analysis.board import (
     XLH,
@@ -44,6 +44,9 @@ from harness.analysis.board_collect import collect
 from harness.api.languages import ENGLISH
 from harness.errors import ConfigError, XlhError
 from harness.records.comparability import ModelIdentity, distinct_names
+
+if TYPE_CHECKING:
+    from harness.analysis.health import HealthReport
 
 Chosen = dict[tuple[ModelIdentity, ColumnConfig], BoardEntry]
 
@@ -267,3 +270,20 @@ __all__ = [
     "named",
     "summarise",
 ]
+
+
+def board_health(board: Leaderboard) -> tuple[HealthReport | None, str | None]:
+    """The output health (``harness.analysis.health``) of the xlh runs behind the board's generative columns, for
+    the page's health section; (None, why) when there is none or it cannot be computed (the board is still
+    written: a run without its samples cannot be checked, and says so)."""
+    from harness.analysis.health import health_plugin, health_report  # the detector and sacrebleu: when used
+
+    folders = sorted({entry.path.parent for column in board.columns for entry in column.entries.values()
+                      if entry.harness == "xlh" and health_plugin(column.config.task) is not None})  # fmt: skip
+    if not folders:
+        return None, None
+    tasks = sorted({column.config.task for column in board.columns if health_plugin(column.config.task) is not None})
+    try:
+        return health_report(folders, tasks), None
+    except XlhError as error:
+        return None, f"output health not shown: {error}"

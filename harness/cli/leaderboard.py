@@ -30,9 +30,16 @@ def write(board: Leaderboard, out: Path | None = None) -> list[Path]:
     atomically (a reader sees the old file or the new one, never half of one) and readable by others (the
     umask's permissions: a page others may read or serve). Returns the paths, in ``OUTPUTS`` order."""
     out = out or board.root
+    from harness.analysis.leaderboard import board_health
+    from harness.render.health import render_html, render_markdown
     from harness.render.leaderboard_html import to_html  # matplotlib: not for `xlh --help`
 
-    texts = {"leaderboard.md": to_markdown(board), "leaderboard.csv": to_csv(board), "leaderboard.html": to_html(board)}
+    health, why = board_health(board)
+    if why:
+        print(f"xlh: warning: {why}", file=sys.stderr)
+    markdown = to_markdown(board) + ("\n" + render_markdown(health) if health else "")
+    page = to_html(board, render_html(health) if health else "")
+    texts = {"leaderboard.md": markdown, "leaderboard.csv": to_csv(board), "leaderboard.html": page}
     paths = []
     for name in OUTPUTS:
         atomic_write_text(out / name, texts[name])

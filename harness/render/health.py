@@ -169,6 +169,25 @@ def render_markdown(report: HealthReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_html(report: HealthReport) -> str:
+    """The leaderboard page's "Output health" section: the header lines, a table per task setting, the notes."""
+    from html import escape
+
+    parts = ['<h2 id="health">Output health</h2>', "<p><small>"]
+    parts.append("<br>".join(escape(line) for line in header_lines(report)) + "</small></p>")
+    for key, rows in rows_by_setting(report).items():
+        head = "".join(f"<th>{escape(cell)}</th>" for cell in HEADER)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in grid(report, rows)
+        )
+        parts += [f"<h3>{escape(_setting_title(key, rows))}</h3>",
+                  f'<div class="wide"><table class="health"><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+                  "</table></div>"]  # fmt: skip
+    if report.notes:
+        parts.append("<ul>" + "".join(f"<li>{escape(note)}</li>" for note in report.notes) + "</ul>")
+    return "\n".join(parts)
+
+
 def _status(check: str, value: HealthValue | None, language: LanguageHealth) -> str:
     return not_counted(check, language) or ("counted" if value is not None else "not applicable")
 

@@ -232,7 +232,8 @@ def _runs(board: Leaderboard) -> str:
     return html
 
 
-def to_html(board: Leaderboard) -> str:
+def to_html(board: Leaderboard, health: str = "") -> str:
+    """The page; ``health``: the output-health section (``render.health.render_html``), shown before the runs."""
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -270,5 +271,5 @@ def to_html(board: Leaderboard) -> str:
             f'src="{heatmap(board, column)}"></div>',
             f"<details><summary>scores ± standard error</summary>{_details(board, column)}</details>",
         ]
-    parts += [_runs(board), f"<script>{SCRIPT}</script>", "</body></html>"]
+    parts += [health, _runs(board), f"<script>{SCRIPT}</script>", "</body></html>"]
     return "\n".join(parts) + "\n"

@@ -62,3 +62,15 @@ def test_regress_refuses_a_negative_off_target_tolerance(tmp_path: Path) -> None
     args = parser.parse_args(["--baseline", str(tmp_path), "--candidate", str(tmp_path), "--off-target-tol", "-1"])
     with pytest.raises(ConfigError, match="--off-target-tol must be >= 0"):
         regress.run(args)
+
+
+def test_the_leaderboard_page_has_a_health_section(tmp_path: Path, data_dir: Path) -> None:
+    from harness.cli import leaderboard
+
+    hx.write_health_run(tmp_path, data_dir)
+    assert leaderboard.main(tmp_path) == 0
+    page = (tmp_path / "leaderboard.html").read_text(encoding="utf-8")
+    section = page[page.index('<h2 id="health">') : page.index("<h2>Runs used</h2>")]
+    assert "<h3>flores200:default@devtest (text checked: hypothesis)</h3>" in section
+    assert "<td>3/9 (33.3%)</td>" in section  # eng_Latn-swh_Latn: three English answers of nine decided
+    assert "### Output health" in (tmp_path / "leaderboard.md").read_text(encoding="utf-8")
