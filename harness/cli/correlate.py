@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.render.correlate import ALIASES, FORMATS
+from harness.render.report_formats import ALIASES, FORMATS
 from harness.seeds import DEFAULT_SEED
 
 HELP = "correlate an alignment run's scores with the same model's task scores across languages"

@@ -287,7 +287,21 @@ def _report(config: RunConfig, stored: StoredRun) -> None:
     print(f"answers: {cached:.0f} from the cache, {computed:.0f} computed{where}")
     if "workers" in timings:
         print(workers_line(timings))
+    _print_health(stored)
     print(f"results: {stored.folder}")
+
+
+def _print_health(stored: StoredRun) -> None:
+    """Output health of the run's generative tasks, in a line each (``xlh health RUN`` for the table)."""
+    from harness.analysis.health import health_plugin, health_report
+    from harness.render.health import summary_lines
+
+    if not any(health_plugin(task.name) is not None for task in stored.result.tasks):
+        return
+    report = health_report([stored.folder])
+    print(f"output health (xlh health {stored.folder} for every language):")
+    for line in summary_lines(report):
+        print(f"  {line}")
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harness.render.health import ALIASES, FORMATS
+from harness.render.report_formats import ALIASES, FORMATS
 
 HELP = "output health per language: empty, capped, unparsable, off-target and source-copy generations"
 

@@ -14,11 +14,9 @@ import json
 from typing import Any
 
 from harness.analysis.correlate import Coefficient, Correlation, CorrelationReport, Series
-from harness.errors import ConfigError
 from harness.render.regress import p_value
+from harness.render.report_formats import render_as
 
-FORMATS = ("text", "markdown", "csv", "json")
-ALIASES = {"md": "markdown"}  # the name ``xlh table`` and ``xlh diff`` use
 HEADER = ("alignment", "task score", "n", "Pearson r [95% CI]", "p", "Spearman rho [95% CI]", "p", "note")
 CSV_COLUMNS = ("alignment_metric", "series", "task", "variant", "split", "metric", "direction", "n", "languages",
                "pearson", "pearson_low", "pearson_high", "pearson_p", "spearman", "spearman_low", "spearman_high",
@@ -193,16 +191,10 @@ def render_json(report: CorrelationReport) -> str:
 
 
 def render(report: CorrelationReport, fmt: str) -> str:
-    """The report in one of ``FORMATS`` (or ``md``).
-
-    Raises:
-        ConfigError: an unknown format.
-    """
-    name = ALIASES.get(fmt, fmt)
-    renderers = {"text": render_text, "markdown": render_markdown, "csv": render_csv, "json": render_json}
-    if name not in renderers:
-        raise ConfigError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
-    return renderers[name](report)
+    """The report in one of ``FORMATS`` (or ``md``); an unknown format is a ConfigError."""
+    return render_as(
+        report, fmt, {"text": render_text, "markdown": render_markdown, "csv": render_csv, "json": render_json}
+    )
 
 
-__all__ = ["CSV_COLUMNS", "FORMATS", "HEADER", "coefficient_text", "grid", "render"]
+__all__ = ["CSV_COLUMNS", "HEADER", "coefficient_text", "grid", "render"]

@@ -26,12 +26,10 @@ from harness.analysis.health import (
     RunHealth,
     SettingHealth,
 )
-from harness.errors import ConfigError
 from harness.metrics import language_id
 from harness.records.io import to_jsonable
+from harness.render.report_formats import render_as
 
-FORMATS = ("text", "markdown", "csv", "json")
-ALIASES = {"md": "markdown"}
 HEADER = ("language", "model", "n", *CHECKS[:4], "off-target in", *CHECKS[4:], "detector accuracy")
 CSV_COLUMNS = ("model", "identity", "folder", "run_id", "task", "variant", "split", "setting", "part", "language",
                "flores", "expected", "check", "status", "count", "n", "share", "signature",
@@ -169,6 +167,26 @@ def render_markdown(report: HealthReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def summary_lines(report: HealthReport, worst: int = 3) -> list[str]:
+    """A line per task setting for ``xlh eval``'s summary: each check's count over all languages, and the
+    languages with the most off-target answers (``xlh health`` gives the whole table)."""
+    lines = []
+    for key, rows in rows_by_setting(report).items():
+        parts = []
+        for check in CHECKS:
+            values = [value for _, _, language in rows if (value := language.checks.get(check)) is not None]
+            if values and sum(value.count for value in values):
+                count, n = sum(value.count for value in values), sum(value.n for value in values)
+                parts.append(f"{check} {count}/{n}")
+        off = [(value.share or 0.0, language.code) for _, _, language in rows
+               if (value := language.checks.get("off_target")) is not None and value.count]  # fmt: skip
+        if off:
+            shown = ", ".join(f"{code} {_percent(share)}" for share, code in sorted(off, reverse=True)[:worst])
+            parts.append(f"most off-target: {shown}")
+        lines.append(f"{key}: {'; '.join(parts) or 'nothing to report'}")
+    return lines
+
+
 def render_html(report: HealthReport) -> str:
     """The leaderboard page's "Output health" section: the header lines, a table per task setting, the notes."""
     from html import escape
@@ -223,16 +241,10 @@ def render_json(report: HealthReport) -> str:
 
 
 def render(report: HealthReport, fmt: str) -> str:
-    """The report in one of ``FORMATS`` (or ``md``).
-
-    Raises:
-        ConfigError: an unknown format.
-    """
-    name = ALIASES.get(fmt, fmt)
-    renderers = {"text": render_text, "markdown": render_markdown, "csv": render_csv, "json": render_json}
-    if name not in renderers:
-        raise ConfigError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
-    return renderers[name](report)
+    """The report in one of ``FORMATS`` (or ``md``); an unknown format is a ConfigError."""
+    return render_as(
+        report, fmt, {"text": render_text, "markdown": render_markdown, "csv": render_csv, "json": render_json}
+    )
 
 
-__all__ = ["ALIASES", "CSV_COLUMNS", "FORMATS", "HEADER", "render", "value_text"]
+__all__ = ["CSV_COLUMNS", "HEADER", "render", "value_text"]

@@ -27,6 +27,8 @@ def _make_eval(model: Path, out: Path, data_dir: Path) -> Path:
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "English" in completed.stdout and "mean (non-English)" in completed.stdout  # the summary table
+    # MGSM generates: its output health in a line under the table (the random tiny model's answers hit the cap)
+    assert "output health (xlh health " in completed.stdout and "\n  mgsm:direct@test: " in completed.stdout
     (folder,) = [
         line.removeprefix("results: ") for line in completed.stdout.splitlines() if line.startswith("results: ")
     ]
