@@ -337,11 +337,21 @@ def _score(
                 metrics=[metric.name for metric in metrics[selection.key]],
                 languages=language_results,
                 skipped={lang: why for (key, lang), why in skipped.items() if key == selection.key},
-                notes=list(task.notes(selection.variant)),
+                notes=[*task.notes(selection.variant), *_health_note(task)],
             )
         )
     _warn_cut(results)
     return results
+
+
+def _health_note(task: Task) -> list[str]:
+    """For a task with output health (``Task.health_view``), the language identifier ``xlh health`` reads its
+    generations with: the detector is part of what those checks mean, so results record it."""
+    if type(task).health_view is Task.health_view:
+        return []
+    from harness.metrics.language_id import DETECTOR
+
+    return [f"output health (xlh health): language identification {DETECTOR.signature}"]
 
 
 def task_limit(task: Task, config: RunConfig) -> int | None:

@@ -343,7 +343,8 @@ def test_end_to_end_two_directions_one_shot(tiny_model: Path, data_dir: Path, tm
     samples = [json.loads(line) for line in (folder / "samples.jsonl").read_text(encoding="utf-8").splitlines()]
     reason = spbleu_unavailable()
     assert task["metrics"] == (["chrf++", "bleu"] if reason else ["chrf++", "bleu", "spbleu"])
-    assert task["notes"] == ([reason] if reason else [])
+    health = "output health (xlh health): language identification lid:pycld2|v:0.42|map:1|plain-text|best-effort"
+    assert task["notes"] == ([reason] if reason else []) + [health]  # the detector xlh health reads it with
     assert list(task["languages"]) == ["eng_Latn-deu_Latn", "swh_Latn-eng_Latn"]
     for code, result in task["languages"].items():
         mine = [s for s in samples if s["language"] == code]
