@@ -16,6 +16,7 @@ from typing import Any
 from harness.analysis.correlate import Coefficient, Correlation, CorrelationReport, Series
 from harness.render.regress import p_value
 from harness.render.report_formats import render_as
+from harness.render.text_tables import fixed_width_lines, markdown_cell
 
 HEADER = ("alignment", "task score", "n", "Pearson r [95% CI]", "p", "Spearman rho [95% CI]", "p", "note")
 CSV_COLUMNS = ("alignment_metric", "series", "task", "variant", "split", "metric", "direction", "n", "languages",
@@ -81,33 +82,23 @@ def _task_lines(report: CorrelationReport) -> list[str]:
 
 def render_text(report: CorrelationReport) -> str:
     """A fixed-width table under the header lines, then the task runs used and the notes."""
-    rows = [HEADER, *grid(report)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
-    lines = header_lines(report) + [""]
-    for index, row in enumerate(rows):
-        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * width for width in widths))
+    lines = header_lines(report) + ["", *fixed_width_lines([HEADER, *grid(report)])]
     lines += ["", "task runs:", *(f"  {line}" for line in _task_lines(report))]
     if report.notes:
         lines += ["notes:", *(f"  {note}" for note in report.notes)]
     return "\n".join(lines) + "\n"
 
 
-def _markdown_cell(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def render_markdown(report: CorrelationReport) -> str:
     """A Markdown table with the header lines above and the runs and notes below as lists."""
-    lines = [f"### Alignment vs task scores: {_markdown_cell(report.model)}", ""]
-    lines += [f"- {_markdown_cell(line)}" for line in header_lines(report)] + [""]
+    lines = [f"### Alignment vs task scores: {markdown_cell(report.model)}", ""]
+    lines += [f"- {markdown_cell(line)}" for line in header_lines(report)] + [""]
     lines.append("| " + " | ".join(HEADER) + " |")
     lines.append("|---|---|---:|---|---:|---|---:|---|")
-    lines += ["| " + " | ".join(_markdown_cell(cell) for cell in row) + " |" for row in grid(report)]
-    lines += ["", "Task runs:", "", *(f"- {_markdown_cell(line)}" for line in _task_lines(report))]
+    lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in grid(report)]
+    lines += ["", "Task runs:", "", *(f"- {markdown_cell(line)}" for line in _task_lines(report))]
     if report.notes:
-        lines += ["", "Notes:", "", *(f"- {_markdown_cell(note)}" for note in report.notes)]
+        lines += ["", "Notes:", "", *(f"- {markdown_cell(note)}" for note in report.notes)]
     return "\n".join(lines) + "\n"
 
 

@@ -29,6 +29,7 @@ from harness.analysis.health import (
 from harness.metrics import language_id
 from harness.records.io import to_jsonable
 from harness.render.report_formats import render_as
+from harness.render.text_tables import fixed_width_lines, markdown_cell
 
 HEADER = ("language", "model", "n", *CHECKS[:4], "off-target in", *CHECKS[4:], "detector accuracy")
 CSV_COLUMNS = ("model", "identity", "folder", "run_id", "task", "variant", "split", "setting", "part", "language",
@@ -136,34 +137,24 @@ def render_text(report: HealthReport) -> str:
     """A fixed-width table per task setting under the header lines, then the runs used and the notes."""
     lines = header_lines(report)
     for key, rows in rows_by_setting(report).items():
-        table = [HEADER, *grid(report, rows)]
-        widths = [max(len(row[i]) for row in table) for i in range(len(HEADER))]
-        lines += ["", _setting_title(key, rows)]
-        for index, row in enumerate(table):
-            lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
-            if index == 0:
-                lines.append("  ".join("-" * width for width in widths))
+        lines += ["", _setting_title(key, rows), *fixed_width_lines([HEADER, *grid(report, rows)])]
     lines += ["", "runs:", *(f"  {line}" for line in _run_lines(report))]
     if report.notes:
         lines += ["notes:", *(f"  {note}" for note in report.notes)]
     return "\n".join(lines) + "\n"
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")
-
-
 def render_markdown(report: HealthReport) -> str:
     """A Markdown table per task setting, the header lines, runs and notes as lists."""
-    lines = ["### Output health", "", *(f"- {_md(line)}" for line in header_lines(report))]
+    lines = ["### Output health", "", *(f"- {markdown_cell(line)}" for line in header_lines(report))]
     for key, rows in rows_by_setting(report).items():
-        lines += ["", f"#### {_md(_setting_title(key, rows))}", ""]
+        lines += ["", f"#### {markdown_cell(_setting_title(key, rows))}", ""]
         lines.append("| " + " | ".join(HEADER) + " |")
         lines.append("|---|---|" + "---:|" * (len(HEADER) - 3) + "---|")
-        lines += ["| " + " | ".join(_md(cell) for cell in row) + " |" for row in grid(report, rows)]
-    lines += ["", "Runs:", "", *(f"- {_md(line)}" for line in _run_lines(report))]
+        lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in grid(report, rows)]
+    lines += ["", "Runs:", "", *(f"- {markdown_cell(line)}" for line in _run_lines(report))]
     if report.notes:
-        lines += ["", "Notes:", "", *(f"- {_md(note)}" for note in report.notes)]
+        lines += ["", "Notes:", "", *(f"- {markdown_cell(note)}" for note in report.notes)]
     return "\n".join(lines) + "\n"
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness.analysis.board import BoardColumn, ColumnConfig, Leaderboard, decoding_text, identity_text
 from harness.api.metric import Unit
+from harness.render.text_tables import markdown_cell
 
 
 def scaled(value: float | None, unit: Unit) -> float | None:
@@ -24,10 +25,6 @@ def cell(value: float | None, unit: Unit, signed: bool = False) -> str:
 def unit_note(unit: Unit) -> str:
     """How a header names the unit: ``%``, ``0-100`` or ``count`` (``Unit.label``)."""
     return unit.label
-
-
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def _relative(board: Leaderboard, path: Path) -> str:
@@ -53,9 +50,9 @@ def to_markdown(board: Leaderboard) -> str:
         "",
     ]
     header = ["model", "role", *(f"{c.label} · {c.config.metric} ({unit_note(c.config.unit)})" for c in board.columns)]
-    lines += [_md_row([_md_escape(h) for h in header]), "|" + "---|" * 2 + "---:|" * len(board.columns)]
+    lines += [_md_row([markdown_cell(h) for h in header]), "|" + "---|" * 2 + "---:|" * len(board.columns)]
     for row in board.rows:
-        cells = [_md_escape(row.display), row.role or "-"]
+        cells = [markdown_cell(row.display), row.role or "-"]
         for column in board.columns:
             summary = column.summaries.get(row.model)
             text = cell(summary.mean, column.config.unit) if summary else "-"
@@ -84,7 +81,7 @@ def _md_column(board: Leaderboard, column: BoardColumn) -> list[str]:
     """One column's section: each model's summary and every language (score ± standard error)."""
     unit = column.config.unit
     header = ["model", "mean", "English", "non-English", "gap", *(f"{s.name} ({s.code})" for s in column.languages)]
-    lines = ["", f"## {_md_escape(column.label)}", "", describe(column.config), ""]
+    lines = ["", f"## {markdown_cell(column.label)}", "", describe(column.config), ""]
     lines += [_md_row(header), "|---|" + "---:|" * (len(header) - 1)]
     for row in board.rows:
         summary, entry = column.summaries.get(row.model), column.entries.get(row.model)
@@ -102,7 +99,7 @@ def _md_column(board: Leaderboard, column: BoardColumn) -> list[str]:
             if score is not None and score.stderr is not None:
                 text += f" ± {cell(score.stderr, unit)}"
             values.append(text)
-        lines.append(_md_row([_md_escape(row.display), *values]))
+        lines.append(_md_row([markdown_cell(row.display), *values]))
     return lines
 
 
@@ -113,19 +110,21 @@ def _md_provenance(board: Leaderboard) -> list[str]:
         for entry in sorted(column.entries.values(), key=lambda e: e.display):
             where = f"`{_relative(board, entry.path)}`"
             lines.append(
-                _md_row([_md_escape(entry.display), _md_escape(column.label), entry.run_id, entry.created_at, where])
+                _md_row(
+                    [markdown_cell(entry.display), markdown_cell(column.label), entry.run_id, entry.created_at, where]
+                )
             )
     if board.superseded:
         lines += ["", "Superseded by a newer run of the same model and configuration:", ""]
         lines += [
-            f"- {_md_escape(e.display)}: run {e.run_id} ({e.created_at}), `{_relative(board, e.path)}`"
+            f"- {markdown_cell(e.display)}: run {e.run_id} ({e.created_at}), `{_relative(board, e.path)}`"
             for e in sorted(board.superseded, key=lambda e: (e.display, e.created_at))
         ]
     if board.warnings:
-        lines += ["", "## Warnings", "", *(f"- {_md_escape(w)}" for w in board.warnings)]
+        lines += ["", "## Warnings", "", *(f"- {markdown_cell(w)}" for w in board.warnings)]
     if board.problems:
         lines += ["", "## Skipped files", ""]
-        lines += [f"- `{_relative(board, p.path)}`: {_md_escape(p.message)}" for p in board.problems]
+        lines += [f"- `{_relative(board, p.path)}`: {markdown_cell(p.message)}" for p in board.problems]
     return lines
 
 

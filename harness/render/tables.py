@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.analysis.table_model import Cell, Table, TableError
 from harness.api.metric import Unit
+from harness.render.text_tables import markdown_cell
 
 FORMATS = ("terminal", "md", "csv", "latex")
 CSV_COLUMNS = ("task", "variant", "metric", "unit", "table", "model", "role", "versus", "column", "column_kind",
@@ -61,7 +62,7 @@ def render_markdown(tables: Sequence[Table]) -> str:
         header, body = grid(table)
         lines = [f"### {table.title}", "", "| " + " | ".join(header) + " |"]
         lines.append("|" + "|".join([" --- "] + [" ---: "] * (len(header) - 1)) + "|")
-        lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in body]
+        lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in body]
         lines += ["", *(f"- {note}" for note in table.notes), ""]
         parts.append("\n".join(lines))
     return "\n".join(parts)

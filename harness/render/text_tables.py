@@ -1,0 +1,23 @@
+"""Plain-text table pieces every renderer shares: a Markdown cell that keeps its ``|``, and a fixed-width
+table (header, rule, rows) for the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def markdown_cell(text: str) -> str:
+    """``text`` safe inside a Markdown table cell (a ``|`` would end the cell)."""
+    return text.replace("|", "\\|")
+
+
+def fixed_width_lines(rows: Sequence[Sequence[str]]) -> list[str]:
+    """A left-aligned table: ``rows[0]`` the header, a rule of dashes under it, then the other rows; columns two
+    spaces apart, each as wide as its widest cell, trailing spaces cut."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for index, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * width for width in widths))
+    return lines
