@@ -244,9 +244,7 @@ def language_health(tally: _Tally, task: TaskResult, code: str) -> LanguageHealt
 def health_plugin(name: str) -> Task[Any] | None:
     """The registered task ``name`` when it has output health (it overrides ``Task.health_view``), else None."""
     plugin = all_tasks().get(name)
-    if plugin is None or type(plugin).health_view is Task.health_view:
-        return None
-    return plugin
+    return plugin if plugin is not None and plugin.has_output_health else None
 
 
 def _split_of(sample: SampleRecord, run: RunResult) -> str:

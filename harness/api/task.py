@@ -190,6 +190,11 @@ class Task(ABC, Generic[E]):
         """Facts about this run of the task worth keeping in results (e.g. why a metric was left out)."""
         return ()
 
+    @property
+    def has_output_health(self) -> bool:
+        """Whether the task says what its generations' output health reads (overrides ``health_view``)."""
+        return type(self).health_view is not Task.health_view
+
     def health_view(
         self, language: Language, variant: str, generation: str, extracted: Any, details: Mapping[str, Any]
     ) -> HealthView | None:

@@ -29,7 +29,7 @@ class EmbeddingStream:
             request.text for unit in units for request in unit.requests if isinstance(request, EmbedRequest)
         )
         self.shared = {text for text, count in texts.items() if count > 1}  # English, paired with every language
-        self.total = sum(1 for _ in texts)
+        self.total = len(texts)
         self.progress = progress
         self.seconds = 0.0
 

@@ -347,7 +347,7 @@ def _score(
 def _health_note(task: Task) -> list[str]:
     """For a task with output health (``Task.health_view``), the language identifier ``xlh health`` reads its
     generations with: the detector is part of what those checks mean, so results record it."""
-    if type(task).health_view is Task.health_view:
+    if not task.has_output_health:
         return []
     from harness.metrics.language_id import DETECTOR
 
