@@ -86,10 +86,12 @@ def mexa(matrix):
 # fmt: on
 
 
-def reference_alignment(model, tokenizer, pivot: list[str], other: list[str], embedding_type: str) -> dict[int, float]:
-    """Per layer, MEXA of ``other`` against ``pivot`` as the reference scripts compute it: each text embedded alone
-    (``get_embedding_layers``, pad token = EOS as ``main`` sets it), every pair's cosine (``cosine_similarity``),
-    ``mexa`` of each layer's matrix (``compute_distance``)."""
+def reference_alignment(
+    model, tokenizer, pivot: list[str], other: list[str], embedding_type: str
+) -> dict[int, tuple[float, np.ndarray]]:
+    """Per layer, MEXA of ``other`` against ``pivot`` as the reference scripts compute it, with the cosine matrix it
+    came from: each text embedded alone (``get_embedding_layers``, pad token = EOS as ``main`` sets it), every
+    pair's cosine (``cosine_similarity``), ``mexa`` of each layer's matrix (``compute_distance``)."""
     tokenizer.pad_token = tokenizer.eos_token
     index = 0 if embedding_type == "embd_weighted" else 1
     pivot_layers = [get_embedding_layers(text, model, tokenizer, device="cpu")[index] for text in pivot]
@@ -100,5 +102,5 @@ def reference_alignment(model, tokenizer, pivot: list[str], other: list[str], em
         for p_id, pivot_single in enumerate(pivot_layers):
             for l_id, lang_single in enumerate(other_layers):
                 matrix[p_id, l_id] = cosine_similarity(pivot_single[layer], lang_single[layer])
-        alignments[layer] = mexa(matrix)
+        alignments[layer] = (mexa(matrix), matrix)
     return alignments
