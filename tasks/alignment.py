@@ -59,6 +59,7 @@ class Alignment(Task[FloresExample]):
     default_split = "devtest"
     data_folder = "flores200"
     reads_hidden_states = True
+    generates = False
     default_limit = DEFAULT_PAIRS
     in_default_selection = False  # hidden states, hf only: named when wanted (TASKS=alignment)
 

@@ -101,6 +101,9 @@ class Task(ABC, Generic[E]):
     # A task whose requests read the model's hidden states (``EmbedRequest``) rather than its next-token
     # distribution; only backends that can return every layer's hidden states run it (``Backend.embed``).
     reads_hidden_states: ClassVar[bool] = False
+    # Whether the task's requests include generations (``GenerationRequest``): a run of tasks that generate nothing
+    # lets a backend skip what only generation needs (vLLM's own tokenizer, kept for stop strings).
+    generates: ClassVar[bool] = True
     # How many items a language gets when the run sets no LIMIT (None: every item); a task whose score is
     # defined on a fixed number of items (MEXA's 100 sentences) declares it. A LIMIT overrides it.
     default_limit: ClassVar[int | None] = None

@@ -7,9 +7,9 @@ import contextlib
 import dataclasses
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.cli.common import cache_path, csv_list, default_data_dir
 from harness.errors import XlhError
@@ -18,6 +18,7 @@ from harness.seeds import DEFAULT_SEED
 
 if TYPE_CHECKING:  # imported where used: `xlh --help` stays fast
     from harness.analysis.study import Study, StudyEval
+    from harness.api.task import Task
     from harness.distributed.pool import WorkerPool
     from harness.records.io import StoredRun
     from harness.run.config import RunConfig
@@ -67,6 +68,8 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
     ev.add_argument("--tensor-parallel-size", type=int, default=1)
     ev.add_argument("--no-prefix-caching", action="store_true")
     ev.add_argument("--enforce-eager", action="store_true", help="vllm: no CUDA graphs/compilation (faster start-up)")
+    ev.add_argument("--kv-cache-gib", type=float, default=None, help="vllm: KV cache size (default on CPU: 1 GiB)")
+    ev.add_argument("--block-size", type=int, default=None, help="vllm: tokens a KV block (default on CPU: 32)")
     ev.add_argument("--lora", default=None, help="vllm: a PEFT LoRA adapter folder")
     ev.add_argument("--trust-remote-code", action="store_true")
     ev.add_argument(
@@ -246,7 +249,7 @@ def _run_config(args: argparse.Namespace, model: str, selection: StudyEval) -> R
 
     data_dir = None if args.hub or not args.data_dir else Path(args.data_dir)
     tasks = selection.tasks or default_task_names()
-    backend, options = _backend_options(args, hidden_states=_reads_hidden_states(tasks))
+    backend, options = _backend_options(args, _selected_tasks(tasks))
     return RunConfig(
         model=model,
         tasks=tasks,
@@ -331,18 +334,19 @@ def _worker_pool(args: argparse.Namespace, needed: bool = True) -> Iterator[Work
         pool.shutdown()
 
 
-def _reads_hidden_states(tasks: tuple[str, ...]) -> bool:
-    """Whether a selected task reads hidden states (then only the transformers backend can run it)."""
+def _selected_tasks(tasks: tuple[str, ...]) -> list[Task[Any]]:
     from harness.run.config import TaskSelection
 
-    return any(TaskSelection.parse(spec).task.reads_hidden_states for spec in tasks)
+    return [TaskSelection.parse(spec).task for spec in tasks]
 
 
-def _backend_options(args: argparse.Namespace, hidden_states: bool = False) -> tuple[str, dict[str, object]]:
+def _backend_options(args: argparse.Namespace, tasks: Sequence[Task[Any]] = ()) -> tuple[str, dict[str, object]]:
     """The backend's name and the options that backend takes (each backend has its own knobs). Without
-    ``--backend``, a run with a task that reads hidden states takes the one backend that returns them."""
+    ``--backend``, a run with a task that reads hidden states (alignment) takes the one backend that returns
+    them; a vLLM engine loads its own tokenizer only when a task generates (for stop strings)."""
     from harness.backends import default_backend
 
+    hidden_states = any(task.reads_hidden_states for task in tasks)
     name = args.backend or ("hf" if hidden_states else default_backend())
     base = {"progress": not args.no_progress, "trust_remote_code": args.trust_remote_code}
     if name in ("hf", "transformers"):
@@ -367,6 +371,9 @@ def _backend_options(args: argparse.Namespace, hidden_states: bool = False) -> t
             "tensor_parallel_size": args.tensor_parallel_size,
             "enable_prefix_caching": not args.no_prefix_caching,
             "enforce_eager": args.enforce_eager,
+            "kv_cache_gib": args.kv_cache_gib,
+            "block_size": args.block_size,
+            "engine_tokenizer": any(task.generates for task in tasks),
             "lora_path": args.lora,
             "score_mode": args.score_mode,
         }

@@ -59,6 +59,7 @@ class MultipleChoiceTask(Task[E]):
     labels: ClassVar[tuple[str, ...]]
     target_delimiter: ClassVar[str] = TARGET_DELIMITER
     choice_metrics: ClassVar[tuple[Metric, ...]] = ACCURACY_METRICS
+    generates = False
 
     # -- what a benchmark declares ------------------------------------------------------------------
     @abstractmethod

@@ -5,6 +5,8 @@ scoring path, and a full run."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -128,7 +130,7 @@ def test_common_tokens_are_read_in_waves_without_prompt_logprobs(vllm_backend, h
 
 def test_cache_hits_past_the_shared_prefix_are_recomputed(vllm_backend, hf_backend) -> None:
     # Two continuations share 150 tokens beyond their common prefix with the third: a cache hit can
-    # cover a whole 128-token block past the shared prefix, whose prompt log-probs vLLM then does not
+    # cover a whole KV block (32 tokens on CPU) past the shared prefix, whose prompt log-probs vLLM then does not
     # compute. The backend must notice and recompute; the scores must not change.
     # Scoring in full mode first caches the whole sequences, so the shared pass is sure to over-reach.
     long = " ".join(["Eier"] * 150)
@@ -200,6 +202,9 @@ def test_info_records_the_engine(vllm_backend) -> None:
     assert options["max_model_len"] == 2048 and options["enforce_eager"] is True
     assert options["score_mode"] == "shared_context" and options["trust_remote_code"] is False
     assert options["kv_cache_memory_bytes"] == 2**30 and options["seed"] == 1234
+    # On CPU 32 tokens a KV block (vLLM's CPU default is 128): the prefix cache shares whole blocks only.
+    assert options["block_size"] == 32 == vllm_backend.llm.llm_engine.vllm_config.cache_config.block_size
+    assert options["engine_tokenizer"] is True
 
 
 def test_run_over_every_task_with_vllm_matches_transformers(vllm_backend, tiny_model, data_dir, tmp_path) -> None:
@@ -235,6 +240,40 @@ def test_run_over_every_task_with_vllm_matches_transformers(vllm_backend, tiny_m
     for key in differ:
         print(f"{key}: vllm {got[key]!r} hf {expected[key]!r}")
     assert len(differ) <= 0.05 * len(got)
+
+
+def test_an_engine_without_its_tokenizer_scores_alike_and_refuses_to_generate(
+    vllm_backend, tiny_model, parity_choices
+) -> None:
+    """A run of choice tasks starts vLLM without its own tokenizer (xlh tokenises locally): the same scores as the
+    engine with one; generation, whose stop strings vLLM would then silently ignore, is refused by name. In a
+    fresh process: closing a second in-process engine tears down the distributed state the session's engine uses."""
+    requests = [[r.context, list(r.continuations)] for r in parity_choices]
+    script = f"""
+import json, sys
+from harness.api.requests import ChoiceRequest, GenerationRequest
+from harness.backends import GenerationParams, create_backend
+from harness.errors import ConfigError
+engine = create_backend("vllm", {str(tiny_model)!r}, GenerationParams(), progress=False, engine_tokenizer=False,
+                        **{VLLM_TEST_OPTIONS!r})
+scores = engine.score_choices([ChoiceRequest(c, tuple(k)) for c, k in json.loads(sys.stdin.read())])
+try:
+    engine.generate([GenerationRequest("Frage: 2+2?", ("\\n",), 4)])
+    refused = ""
+except ConfigError as error:
+    refused = str(error)
+print(json.dumps([engine.llm.llm_engine.model_config.skip_tokenizer_init, engine.info().options["engine_tokenizer"],
+                  [[s.loglikelihoods, s.token_counts, s.is_greedy, s.truncated_tokens] for s in scores], refused]))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=json.dumps(requests), capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    skipped, recorded, rows, refused = json.loads(done.stdout.strip().splitlines()[-1])
+    assert skipped is True and recorded is False
+    got = [ChoiceScores(tuple(ll), tuple(n), tuple(g), t) for ll, n, g, t in rows]
+    compare_choice_scores(parity_choices, got, vllm_backend.score_choices(parity_choices))
+    assert "engine_tokenizer" in refused
 
 
 def test_bad_options_fail_before_the_engine_starts(tiny_model, tmp_path) -> None:

@@ -28,6 +28,8 @@ VLLM_OPTIONS: dict[str, Any] = {
     "seed": 1234,
     "kv_cache_memory_bytes": 2**31,
     "max_num_seqs": None,
+    "block_size": 32,
+    "engine_tokenizer": True,
     "revision": None,
     "lora_path": None,
     "score_mode": "shared_context",
