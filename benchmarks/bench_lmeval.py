@@ -45,11 +45,11 @@ SIB_LANGS = ("eng_Latn", "deu_Latn", "swh_Latn", "yor_Latn", "zho_Hans")
 VLLM_ENV = {  # both sides alike (docs: /work/shared/notes/vllm-cpu.md); the caller's own settings win
     "VLLM_TARGET_DEVICE": "cpu",
     "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-    "VLLM_CPU_KVCACHE_SPACE": "2",
+    "VLLM_CPU_KVCACHE_SPACE": "1",  # xlh's own CPU default
     "VLLM_CPU_OMP_THREADS_BIND": f"0-{(os.cpu_count() or 1) - 1}",
     "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
 }
-MAX_MODEL_LEN = 2048  # vLLM, both sides: the model's 32k context would not fit the 2 GiB KV cache
+MAX_MODEL_LEN = 2048  # vLLM, both sides: the model's 32k context would not fit the 1 GiB KV cache
 
 
 @dataclasses.dataclass(frozen=True)

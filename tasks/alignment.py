@@ -76,12 +76,6 @@ class Alignment(Task[FloresExample]):
     def expected_examples(self, split: str) -> int | None:
         return self.flores.expected_examples(split)
 
-    def hub_source(self, language: Language, split: str) -> HubSource:
-        return self.flores.hub_source(_from_english(language), split)  # refuses: two configs, see hub_sources
-
-    def from_hub_record(self, record: dict[str, Any], index: int, language: Language) -> FloresExample:
-        return self.flores.from_hub_record(record, index, _from_english(language))
-
     def hub_sources(self, language: Language, split: str) -> tuple[HubSource, ...]:
         """FLORES+ (or ``XLH_FLORES_HUB``): the English config and the language's, as FLORES-200 reads them."""
         return self.flores.hub_sources(_from_english(language), split)

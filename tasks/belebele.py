@@ -40,6 +40,7 @@ from harness.api.languages import Language, flores_language
 from harness.api.task import HubSource
 from harness.data import read_jsonl
 from harness.errors import DataError
+from harness.kit.hub import OneHubConfig
 from harness.kit.multiple_choice import MultipleChoiceTask
 
 VERSION = 2  # 2: few-shot demonstrations never come from the item's passage
@@ -148,7 +149,7 @@ def official_records(passage: dict[str, Any], language: Language, path: Path, li
 
 
 # -- spec: prompt and gold (the base renders requests, demonstrations and scores) ------------------------
-class Belebele(MultipleChoiceTask[BelebeleExample]):
+class Belebele(OneHubConfig[BelebeleExample], MultipleChoiceTask[BelebeleExample]):
     name = "belebele"
     version = VERSION
     description = "reading comprehension, 4-way multiple choice over a FLORES passage"

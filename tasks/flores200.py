@@ -65,7 +65,7 @@ from harness.api.task import HealthView, HubSource, Shot, Task
 from harness.data import per_file_version, read_tsv, require_file
 from harness.errors import ConfigError, DataError
 from harness.metrics.translation import Bleu, ChrF, SpBleu, sentence_chrfs, spbleu_unavailable
-from tasks._flores_hub import HUB_PATHS, HUB_SENTENCES, hub_config
+from tasks._flores_hub import HUB_SENTENCES
 from tasks._flores_hub import pair_from_hub_rows as pair_from_hub_rows
 from tasks._flores_hub import pair_hub_sources as pair_hub_sources
 
@@ -330,19 +330,6 @@ class Flores200(Task[FloresExample]):
     def hub_sources(self, language: Language, split: str) -> tuple[HubSource, ...]:
         pair = _direction(language)
         return pair_hub_sources(pair.source, pair.target, split)
-
-    def hub_source(self, language: Language, split: str) -> HubSource:
-        """Refused: a direction is two configs (``hub_sources``)."""
-        pair = _direction(language)
-        configs = [f"{path} {hub_config(path, pair.source)} and {hub_config(path, pair.target)}" for path in HUB_PATHS]
-        raise ConfigError(
-            f"task {self.name!r}: {pair.code} is two configs of a Hub dataset ({configs[0]}, or {configs[1]}), "
-            f"which one HubSource cannot name; xlh reads them through hub_sources"
-        )
-
-    def from_hub_record(self, record: dict[str, Any], index: int, language: Language) -> FloresExample:
-        """Refused: one Hub row is one side of a direction, and a split is adapted whole (``from_hub_split``)."""
-        raise TypeError(f"{self.name} adapts a Hub split whole (from_hub_split), not one row of one config")
 
     def from_hub_split(
         self, rows: Sequence[Sequence[dict[str, Any]]], language: Language, split: str

@@ -67,6 +67,7 @@ from harness.kit.answers import (
     parse_number,
     whole_number,
 )
+from harness.kit.hub import OneHubConfig
 from harness.metrics.mean import MeanMetric, SumMetric
 
 VERSION = 3  # 2: native_cot / en_cot variants, few-shot exemplars; 3: per-language number formats
@@ -298,7 +299,7 @@ def load_exemplars(path: Path, language: Language) -> list[MgsmExample]:
     return examples
 
 
-class Mgsm(Task[MgsmExample]):
+class Mgsm(OneHubConfig[MgsmExample], Task[MgsmExample]):
     name = "mgsm"
     version = VERSION
     description = "grade-school math word problems, answer generated"

@@ -40,6 +40,7 @@ from harness.api.languages import FLORES200_CODES, Language, flores_language, la
 from harness.api.task import HubSource
 from harness.data import read_tsv, require_file
 from harness.errors import DataError
+from harness.kit.hub import OneHubConfig
 from harness.kit.multiple_choice import MultipleChoiceTask
 from harness.metrics.classification import MacroF1, WeightedF1
 from harness.metrics.mean import MeanMetric
@@ -135,7 +136,7 @@ def prompt(example: SibExample, language: Language, variant: str) -> str:
 
 
 # -- spec -------------------------------------------------------------------------------------------------
-class Sib200(MultipleChoiceTask[SibExample]):
+class Sib200(OneHubConfig[SibExample], MultipleChoiceTask[SibExample]):
     name = "sib200"
     version = VERSION
     description = "topic classification into 7 topics, zero-shot choice over the label names"

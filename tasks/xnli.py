@@ -33,6 +33,7 @@ from harness.api.languages import Language, from_code
 from harness.api.task import HubSource, check_language_table
 from harness.data import read_jsonl, read_tsv, require_file
 from harness.errors import DataError
+from harness.kit.hub import OneHubConfig
 from harness.kit.multiple_choice import MultipleChoiceTask
 
 VERSION = 1
@@ -123,7 +124,7 @@ class XnliExample:
     label: int  # 0 entailment, 1 neutral, 2 contradiction
 
 
-class Xnli(MultipleChoiceTask[XnliExample]):
+class Xnli(OneHubConfig[XnliExample], MultipleChoiceTask[XnliExample]):
     name = "xnli"
     version = VERSION
     description = "natural language inference, 3-way choice"

@@ -49,6 +49,7 @@ from harness.api.requests import GenerationRequest, Request, Response
 from harness.api.task import HealthView, HubSource, Shot, Task, check_language_table
 from harness.data import read_json
 from harness.errors import DataError
+from harness.kit.hub import OneHubConfig
 from harness.metrics.qa import (
     QaMeanMetric,
     best_over_references,
@@ -189,7 +190,7 @@ def _get(record: Any, key: str, kind: type, where: str, path: Path) -> Any:
     return record[key]
 
 
-class Xquad(Task[XquadExample]):
+class Xquad(OneHubConfig[XquadExample], Task[XquadExample]):
     name = "xquad"
     version = VERSION
     description = "extractive question answering, answer generated"

@@ -129,35 +129,17 @@ class Task(ABC, Generic[E]):
         return None
 
     @abstractmethod
-    def hub_source(self, language: Language, split: str) -> HubSource:
-        """Where the same split lives on the Hugging Face Hub."""
-
-    @abstractmethod
-    def from_hub_record(self, record: dict[str, Any], index: int, language: Language) -> E:
-        """Adapt one Hub dataset row to the typed example."""
-
     def hub_sources(self, language: Language, split: str) -> tuple[HubSource, ...]:
         """Every Hub dataset split one language's examples join, row ``i`` of each being item ``i`` (a translation
-        direction reads its source language's config and its target's); by default the one ``hub_source``."""
-        return (self.hub_source(language, split),)
+        direction reads its source language's config and its target's). One config adapted row by row is the
+        common case: ``harness.kit.hub.OneHubConfig`` implements both Hub methods from ``hub_source`` and
+        ``from_hub_record``."""
 
-    def from_hub_rows(self, rows: Sequence[dict[str, Any]], index: int, language: Language) -> E:
-        """Adapt row ``index`` of every source (``rows`` in ``hub_sources`` order) to the typed example; by
-        default the one source's row through ``from_hub_record``."""
-        return self.from_hub_record(rows[0], index, language)
-
+    @abstractmethod
     def from_hub_split(self, rows: Sequence[Sequence[dict[str, Any]]], language: Language, split: str) -> list[E]:
-        """Every example of ``split`` from its Hub rows (``rows[i]``: row ``i`` of each source), as ``load_local``
-        reads a split whole; by default each through ``from_hub_rows``. A task whose examples need the split's
-        name or the whole split (FLORES-200: ids name the split, token budgets follow its length ratio)
-        overrides it. Errors name the row: ``ValueError("row 3: ...")`` or a DataError."""
-        examples = []
-        for index, row in enumerate(rows):
-            try:
-                examples.append(self.from_hub_rows(row, index, language))
-            except (KeyError, TypeError, ValueError) as error:
-                raise ValueError(f"row {index}: {type(error).__name__}: {error}") from error
-        return examples
+        """Every example of ``split`` from its Hub rows (``rows[i]``: row ``i`` of each source, in ``hub_sources``
+        order), as ``load_local`` reads a split whole. Errors name the row: ``ValueError("row 3: ...")`` or a
+        DataError."""
 
     # -- prompts and scoring -------------------------------------------------------------------------
     @abstractmethod

@@ -218,12 +218,8 @@ class VLLMBackend:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        if requests and not self.engine_tokenizer:
-            # Without its tokenizer vLLM ignores stop strings (and may not know every EOS id): refuse, never guess.
-            raise ConfigError(
-                "this vLLM engine was started without its tokenizer (engine_tokenizer=False), which generation "
-                "needs for stop strings; start it with engine_tokenizer=True"
-            )
+        if requests and not self.engine_tokenizer:  # vLLM would ignore stop strings: refuse, never guess
+            raise ConfigError("generation needs the vLLM engine's tokenizer (stop strings): engine_tokenizer=True")
         if self.chat is not None:
             requests = [self.chat.generation(r) for r in requests]
         kwargs = special_tokens_kwargs(self._add_bos())

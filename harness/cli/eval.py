@@ -301,7 +301,15 @@ def _print_health(stored: StoredRun) -> None:
 
     if not any(health_plugin(task.name) is not None for task in stored.result.tasks):
         return
-    report = health_report([stored.folder])
+    try:
+        report = health_report([stored.folder])
+    except Exception as error:  # noqa: BLE001 -- the results are written: a summary that fails must not fail the run
+        print(
+            f"xlh: warning: no output health summary ({type(error).__name__}: {error}); "
+            f"`xlh health {stored.folder}` computes it again",
+            file=sys.stderr,
+        )
+        return
     print(f"output health (xlh health {stored.folder} for every language):")
     for line in summary_lines(report):
         print(f"  {line}")
@@ -340,7 +348,7 @@ def _selected_tasks(tasks: tuple[str, ...]) -> list[Task[Any]]:
     return [TaskSelection.parse(spec).task for spec in tasks]
 
 
-def _backend_options(args: argparse.Namespace, tasks: Sequence[Task[Any]] = ()) -> tuple[str, dict[str, object]]:
+def _backend_options(args: argparse.Namespace, tasks: Sequence[Task[Any]]) -> tuple[str, dict[str, object]]:
     """The backend's name and the options that backend takes (each backend has its own knobs). Without
     ``--backend``, a run with a task that reads hidden states (alignment) takes the one backend that returns
     them; a vLLM engine loads its own tokenizer only when a task generates (for stop strings)."""

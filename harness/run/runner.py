@@ -41,10 +41,7 @@ from harness.run.model_info import describe_model, with_adapter
 from harness.run.model_store import check_model
 from harness.run.model_store import resolve as resolve_model
 from harness.run.response_cache import CacheIdentity, CachingBackend, ResponseStore
-from harness.run.sampling import (
-    SAMPLER_VERSION,
-    limit_examples,
-)
+from harness.run.sampling import SAMPLER_VERSION, limit_examples, missing_classes
 from harness.run.scoring import Unit, language_works, score_languages
 
 if TYPE_CHECKING:  # Ray is optional: imported only by runs with workers
@@ -213,6 +210,7 @@ def _prepare(
     infos: dict[tuple[str, str], DataInfo] = {}
     skipped: dict[tuple[str, str], str] = {}
     pools: dict[tuple[str, str, str], tuple[list[Example], DataInfo]] = {}  # English shots serve every language
+    warned: set[str] = set()
     for selection, languages in plan:
         for language in languages:
             key = (selection.key, language.code)
@@ -232,12 +230,29 @@ def _prepare(
             )
             if limit is not None:
                 info = dataclasses.replace(info, sample_ids=[example.id for example in chosen])
+                _warn_missing_classes(selection, language, examples, chosen, warned)
             infos[key] = info
             for example in chosen:
                 shots = shots_for(example)
                 requests = selection.task.requests(example, language, selection.variant, shots)
                 units.append(Unit(selection, language, example, requests, [shot.example.id for shot in shots]))
     return units, infos, skipped
+
+
+def _warn_missing_classes(
+    selection: TaskSelection, language: Language, examples: list[Example], chosen: list[Example], warned: set[str]
+) -> None:
+    """Once per task: a LIMIT that left whole classes out (``--limit-mode first`` on a file sorted by class)."""
+    held = missing_classes(examples, chosen, selection.task.stratum)
+    if held is None or selection.key in warned:
+        return
+    warned.add(selection.key)
+    print(
+        f"xlh: warning: {selection.key}/{language.code}: the {len(chosen)} items of this LIMIT hold {held[0]} of the "
+        f"split's {held[1]} classes (the file is ordered by class): its scores measure those classes only; "
+        "--limit-mode sample (the default) keeps every class in proportion",
+        file=sys.stderr,
+    )
 
 
 def _shot_source(

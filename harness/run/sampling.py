@@ -79,6 +79,19 @@ def limit_examples(
     return [example for example in examples if id(example) in chosen]
 
 
+def missing_classes(
+    examples: Sequence[E], chosen: Sequence[E], stratum: Callable[[E], Hashable | None] = lambda _: None
+) -> tuple[int, int] | None:
+    """(classes the chosen items hold, classes the split holds) when a LIMIT of at least one item per class
+    left some class out, which the stratified sample never does: the first N of a file sorted by class
+    (SIB-200's test files) measures one class. None when every class is there (or there are no classes)."""
+    held = {stratum(example) for example in chosen}
+    total = {stratum(example) for example in examples}
+    if len(total) < 2 or len(chosen) < len(total) or held == total:
+        return None
+    return len(held), len(total)
+
+
 def check_limit_mode(mode: str) -> None:
     if mode not in LIMIT_MODES:
         raise ConfigError(f"unknown LIMIT mode {mode!r}; valid: {', '.join(LIMIT_MODES)}")
@@ -90,5 +103,6 @@ __all__ = [
     "LIMIT_MODES",
     "check_limit_mode",
     "limit_examples",
+    "missing_classes",
     "sample_order",
 ]

@@ -226,3 +226,18 @@ def test_the_command_line_imports_no_engine_or_plotting_library_until_a_command_
     )
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "[]"
+
+
+def test_a_failing_health_summary_warns_and_keeps_the_run(tiny_model, data_dir, tmp_path, capsys, monkeypatch) -> None:
+    # The results are written before the summary lines: an error there is a warning, never a failed run.
+    def broken(folders):
+        raise RuntimeError("detector unavailable")
+
+    monkeypatch.setattr("harness.analysis.health.health_report", broken)
+    code = _eval(tiny_model, tmp_path / "out", data_dir, "--tasks", "mgsm", "--langs", "de", "--limit", "2")
+    assert code == 0
+    (folder,) = [p for p in (tmp_path / "out").glob("*/*") if p.is_dir()]
+    assert (folder / "results.json").is_file() and (folder / "samples.jsonl").is_file()
+    captured = capsys.readouterr()
+    assert "no output health summary (RuntimeError: detector unavailable)" in captured.err
+    assert f"xlh health {folder}" in captured.err and f"results: {folder}" in captured.out

@@ -13,6 +13,7 @@ from harness.api.languages import Language, from_code
 from harness.api.requests import ChoiceRequest, ChoiceScores
 from harness.api.task import HubSource, Shot
 from harness.errors import ConfigError
+from harness.kit.hub import OneHubConfig
 from harness.kit.multiple_choice import ACCURACY_METRICS, MultipleChoiceTask
 from tasks.belebele import Belebele
 from tasks.sib200 import Sib200
@@ -31,7 +32,7 @@ QUESTION = {"en": "True?", "de": "Wahr?"}  # per-language prompt table
 TEMPLATES = {"plain": "{claim}\n{question}", "quoted": '"{claim}"\n{question}'}  # per-variant table
 
 
-class TrueFalse(MultipleChoiceTask[Fact]):
+class TrueFalse(OneHubConfig[Fact], MultipleChoiceTask[Fact]):
     name = "true_false"
     version = 1
     languages = (from_code("en"), from_code("de"))

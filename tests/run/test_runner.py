@@ -69,7 +69,9 @@ def test_hub_split_errors_name_the_dataset(data_dir: Path, hub_sib, change, mess
         load_examples(task, task.language("deu_Latn"), "test", None)
 
 
-def test_a_limit_run_records_its_sample_and_pairs_languages(tiny_model: Path, data_dir: Path, tmp_path: Path) -> None:
+def test_a_limit_run_records_its_sample_and_pairs_languages(
+    tiny_model: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = RunConfig(model=str(tiny_model), tasks=("sib200",), languages=("eng_Latn", "swh_Latn"), limit=14,
                        data_dir=data_dir, out_dir=tmp_path, backend_options={"progress": False})  # fmt: skip
     folder = run(config).folder
@@ -90,6 +92,13 @@ def test_a_limit_run_records_its_sample_and_pairs_languages(tiny_model: Path, da
     assert first_task["languages"]["eng_Latn"]["data"]["sample_ids"] != ids["eng_Latn"]
     first_golds = {json.loads(line)["gold"] for line in (first / "samples.jsonl").read_text().splitlines()}
     assert len(first_golds) == 1  # the test files are sorted by topic
+    # ...which the run says, once for the task (the sampled run above said nothing)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "classes" in line]
+    assert warnings == [
+        "xlh: warning: sib200:prompt_1@test/eng_Latn: the 14 items of this LIMIT hold 1 of the split's 7 classes "
+        "(the file is ordered by class): its scores measure those classes only; --limit-mode sample (the default) "
+        "keeps every class in proportion"
+    ]
     # Two quick runs, often within one second: their times still say which is newer (comparability.latest).
     assert json.loads((first / "results.json").read_text())["created_at"] > result["created_at"]
 

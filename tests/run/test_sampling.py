@@ -11,7 +11,7 @@ import pytest
 from harness.api.registry import get_task
 from harness.errors import ConfigError
 from harness.records.comparability import sampling_of
-from harness.run.sampling import limit_examples, sample_order
+from harness.run.sampling import limit_examples, missing_classes, sample_order
 
 
 @dataclass(frozen=True)
@@ -105,3 +105,13 @@ def test_sampling_names() -> None:
 def test_another_sampler_version_is_another_sample() -> None:
     assert sampling_of(20, "sample", 1234, 1) == "seed 1234"
     assert sampling_of(20, "sample", 1234, 2) == "seed 1234 (sampler v2)"
+
+
+def test_a_limit_that_leaves_classes_out_is_found() -> None:
+    items = [Item(str(i), i // 10) for i in range(40)]  # sorted by class, as SIB-200's test files are
+    label = lambda item: item.label  # noqa: E731
+    assert missing_classes(items, items[:10], label) == (1, 4)
+    assert missing_classes(items, items[:25], label) == (3, 4)
+    assert missing_classes(items, limit_examples(items, 8, "sample", 1, "t", label), label) is None
+    assert missing_classes(items, items[:3], label) is None  # fewer items than classes: cannot hold them all
+    assert missing_classes(items, items[:10]) is None  # a task without classes

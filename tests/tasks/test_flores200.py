@@ -126,11 +126,6 @@ def test_bad_sib_index_id_names_file_and_line(tmp_path: Path) -> None:
         read_sib_dev([path])
 
 
-def test_hub_is_refused_with_the_reason() -> None:
-    with pytest.raises(ConfigError, match="flores200.*two configs.*facebook/flores eng_Latn and deu_Latn"):
-        TASK.hub_source(EN_DE, "devtest")
-
-
 # -- directions ---------------------------------------------------------------------------------------------
 def test_default_directions_are_english_to_and_from_every_language() -> None:
     assert len(DEFAULT_DIRECTIONS) == len(TASK.languages) == 406

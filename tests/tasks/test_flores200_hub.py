@@ -14,7 +14,7 @@ import pytest
 
 from harness.api.languages import FLORES200_CODES
 from harness.api.task import HubSource
-from harness.errors import ConfigError, DataError
+from harness.errors import DataError
 from harness.run.examples import load_examples
 from tasks._flores_hub import FLORES_PLUS_CONFIGS, HUB_ENV, REVISIONS, hub_config
 from tasks.flores200 import Flores200, pair_from_hub_rows, pair_hub_sources
@@ -78,11 +78,6 @@ def test_every_flores200_code_has_a_flores_plus_config() -> None:
     configs = [hub_config("openlanguagedata/flores_plus", code) for code in FLORES200_CODES]
     assert len(set(configs)) == 204  # no two languages share a config
     assert not set(FLORES_PLUS_CONFIGS.values()) & set(FLORES200_CODES)
-
-
-def test_one_hub_source_is_refused_naming_both_configs() -> None:
-    with pytest.raises(ConfigError, match=r"eng_Latn-zho_Hans is two configs.*flores_plus eng_Latn and cmn_Hans"):
-        TASK.hub_source(TASK.language("eng_Latn-zho_Hans"), "devtest")
 
 
 # -- rows -> items -----------------------------------------------------------------------------------------------
