@@ -9,26 +9,24 @@ the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through t
   "stop" for EOS and stop strings alike and tells them apart in ``stop_reason``.
 - Truncation: prompts and contexts that do not fit keep their BOS and their end (``truncate_left``; a
   generation budget above 256 first shrinks to fit, ``fit_generation``), and every answer counts the tokens cut.
-- Choice scoring, ``score_mode="shared_context"`` (default): vLLM does not read its prefix cache for a
-  request that asks for prompt log-probs, so scoring every context+continuation sequence recomputes the
-  context once per continuation. Instead, per request, the shared prefix (context + the continuations'
-  common tokens, see ``scoring.py``) runs once with ``max_tokens=1`` and ``logprob_token_ids`` set to the
-  continuations' next tokens: that reads every single-token continuation from the next-token
-  distribution (no top-k cut-off) and fills the prefix cache. Common tokens (SIB-200's " \n\n", moved
-  from the context into every topic by lm-eval's encoding) are read the same way, one wave of requests per
-  token before it, each wave reading the blocks the previous one cached. Continuations of two or more tokens then
-  run as context+continuation with prompt log-probs and ``skip_reading_prefix_cache=False``: vLLM reads
-  the cached prefix and computes (and returns valid log-probs for) only the positions after it. Rows
-  vLLM did not compute hold garbage, so a reply whose cache hit reached past the shared prefix is
-  recomputed without the cache. ``score_mode="full"`` is the plain computation (every sequence with
-  prompt log-probs, no cache), kept as the reference. Measured speed-ups: BENCHMARKS.md.
-- Greedy flags: prompt tokens use vLLM's rank (1 = no token more likely); next-token reads compare with
-  the greedy sampled token.
-- ``info().dtype`` is the dtype the engine runs in (vLLM's ``auto`` picks it from the model and GPU).
-- On CPU: dtype float32 for ``auto`` (bfloat16 is slower there and changes outputs), the engine in this
-  process (``VLLM_ENABLE_V1_MULTIPROCESSING=0``: faster start-up, no spawn guard needed in callers), a
-  KV cache of ``kv_cache_gib`` (default 1 GiB instead of most of the machine's memory; gemma-3-270m ran as fast
-  with 0.5 GiB as with 2), KV blocks of 32 tokens (``CPU_DEFAULT_BLOCK_SIZE``).
+- Choice scoring, ``score_mode="shared_context"`` (default): vLLM does not read its prefix cache for a request that
+  asks for prompt log-probs, so scoring every context+continuation sequence recomputes the context once per
+  continuation. Instead, per request, the shared prefix (context + the continuations' common tokens, see
+  ``scoring.py``) runs once with ``max_tokens=1`` and ``logprob_token_ids`` set to the continuations' next tokens:
+  that reads every single-token continuation from the next-token distribution (no top-k cut-off) and fills the
+  prefix cache. Common tokens (SIB-200's " \n\n", moved from the context into every topic by lm-eval's encoding)
+  are read the same way, one wave of requests per token before it (at most ``MAX_COMMON_WAVES``), each wave
+  reading the blocks the previous one cached. Continuations of two or more tokens then run as
+  context+continuation with prompt log-probs, reading the cached prefix: vLLM computes (and returns valid
+  log-probs for) only the positions after it. Rows vLLM did not compute hold garbage, so a reply whose cache hit
+  reached past the shared prefix is recomputed without the cache. ``score_mode="full"`` is the plain computation
+  (every sequence with prompt log-probs, no cache), kept as the reference. Speed-ups: BENCHMARKS.md.
+- Greedy flags: prompt tokens use vLLM's rank (1 = no token more likely); next-token reads compare with the greedy
+  sampled token. ``info().dtype`` is the dtype the engine runs in (vLLM's ``auto`` picks it by model and GPU).
+- On CPU: dtype float32 for ``auto`` (bfloat16 is slower there and changes outputs), the engine in this process
+  (``VLLM_ENABLE_V1_MULTIPROCESSING=0``: faster start-up, no spawn guard needed in callers), a KV cache of
+  ``kv_cache_gib`` (default 1 GiB, not most of the machine's memory; gemma-3-270m ran as fast with 0.5 GiB as with
+  2), KV blocks of 32 tokens (``CPU_DEFAULT_BLOCK_SIZE``).
 """
 
 from __future__ import annotations
@@ -62,12 +60,11 @@ from harness.errors import ConfigError, ModelError
 
 SCORE_MODES = ("shared_context", "full")
 CPU_DEFAULT_KV_CACHE_GIB = 1.0
-# vLLM's CPU default is 128 tokens a KV block, and its prefix cache shares whole blocks only: a context shorter
-# than a block (SIB-200's 40-100 tokens) was computed again by every request that reads it (each next-token wave
-# and the continuation pass). 32 is the smallest block the CPU attention kernels take (a multiple of 32).
+# vLLM's CPU default is 128 tokens a KV block, and its prefix cache shares whole blocks only: SIB-200's 40-100-token
+# contexts were recomputed by every wave. 32: the smallest multiple of 32, which its CPU kernels want (16: no faster).
 CPU_DEFAULT_BLOCK_SIZE = 32
-# vLLM's limit on SamplingParams.logprob_token_ids (MAX_LOGPROB_TOKEN_IDS in vllm/sampling_params.py).
-MAX_NEXT_TOKEN_IDS = 128
+MAX_NEXT_TOKEN_IDS = 128  # vLLM's limit on SamplingParams.logprob_token_ids (MAX_LOGPROB_TOKEN_IDS)
+MAX_COMMON_WAVES = 4  # common tokens read in next-token waves; more and the item is scored in full
 # Engine options recorded in results, with the values the engine actually got.
 _RECORDED = (
     "dtype",
@@ -292,7 +289,9 @@ class VLLMBackend:
             # sequence less) or when the prefix fills a cache block (vLLM caches whole blocks only);
             # otherwise the first pass would only add a request.
             worth = any(len(rest) == 1 for rest in plan.rests) or len(plan.prefix) >= block
-            if not worth or len(plan.first_tokens) > MAX_NEXT_TOKEN_IDS:
+            # Each common token is a wave (an engine pass recomputing the prefix's last partial block): a few, as
+            # SIB-200's " \n\n", pay; a long shared text (XNLI's premise in every sentence continuation) does not.
+            if not worth or plan.common > MAX_COMMON_WAVES or len(plan.first_tokens) > MAX_NEXT_TOKEN_IDS:
                 fallback.append(index)
             else:
                 owners.append(index)
@@ -333,8 +332,8 @@ class VLLMBackend:
         for index, (plan, targets) in enumerate(zip(plans, scores, strict=True)):
             if index in fallen:
                 item = encoded[index]
-                reads += [
-                    _Sequence(item.context + c, len(item.context), 0, t)
+                reads += [  # the rows from the context's last token on are computed whatever the cache held
+                    _Sequence(item.context + c, len(item.context), len(item.context) - 1, t)
                     for c, t in zip(item.continuations, targets, strict=True)
                 ]
                 continue
@@ -351,15 +350,17 @@ class VLLMBackend:
 
         if not reads:
             return
-        params = SamplingParams(
-            max_tokens=1,
-            temperature=0.0,
-            prompt_logprobs=0,
-            flat_logprobs=True,
-            detokenize=False,
-            skip_reading_prefix_cache=not use_cache,
-        )
-        outputs = self._run([TokensPrompt(prompt_token_ids=list(r.tokens)) for r in reads], [params] * len(reads))
+
+        read_cache, skip_cache = (
+            SamplingParams(
+                max_tokens=1, temperature=0.0, prompt_logprobs=0, flat_logprobs=True, detokenize=False,
+                skip_reading_prefix_cache=skip,
+            )
+            for skip in (False, True)
+        )  # fmt: skip
+        # A read that no cache hit can serve skips the cache rather than be recomputed after a hit.
+        params = [read_cache if use_cache and r.cached_limit > 0 else skip_cache for r in reads]
+        outputs = self._run([TokensPrompt(prompt_token_ids=list(r.tokens)) for r in reads], params)
         redo = []
         for read, output in zip(reads, outputs, strict=True):
             if use_cache and (output.num_cached_tokens or 0) > read.cached_limit:

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.api.registry import default_task_names
+from harness.api.registry import default_task_names, get_task
 from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends import GenerationParams, create_backend
 from harness.backends.scoring import encode_for_scoring, shared_plan
 from harness.backends.tokenization import EncodedChoice, encode_choice
-from harness.backends.vllm import vllm_finish_reason
+from harness.backends.vllm import MAX_COMMON_WAVES, vllm_finish_reason
 from harness.errors import ConfigError, ModelError
 from harness.run.runner import RunConfig, run
 from tests.backends.conftest import VLLM_TEST_OPTIONS, long_text
@@ -125,6 +125,32 @@ def test_common_tokens_are_read_in_waves_without_prompt_logprobs(vllm_backend, h
         sorted(plan.context_length + k for plan in plans) for k in range(common + 1)
     ]
     assert all(logprobs is None for wave in waves for _, logprobs in wave)
+    compare_choice_scores(requests, got, hf_backend.score_choices(requests))
+
+
+def test_a_long_shared_text_is_scored_in_full_without_waves(vllm_backend, hf_backend, data_dir, monkeypatch) -> None:
+    """XNLI's sentence variant: an empty context and three continuations that share the whole premise. A wave per
+    shared token would cost an engine pass each (3.7x slower than full scoring, measured); such items are scored in
+    full, and skip a prefix cache that cannot serve their rows instead of being recomputed after a hit."""
+    xnli = get_task("xnli")
+    language = xnli.language("de")
+    examples = xnli.load_local(data_dir, language, "validation")[:3]
+    requests = [r for e in examples for r in xnli.requests(e, language, "sentence")]  # type: ignore[arg-type]
+    plans = [shared_plan(encode_choice(vllm_backend.tokenizer, r.context, r.continuations)) for r in requests]
+    assert all(plan.common > MAX_COMMON_WAVES for plan in plans), [plan.common for plan in plans]
+    calls: list[list[object]] = []
+    run_engine = vllm_backend._run
+
+    def spy(prompts, params):
+        calls.append([q.prompt_logprobs for q in params])
+        return run_engine(prompts, params)
+
+    monkeypatch.setattr(vllm_backend, "_run", spy)
+    before = vllm_backend.cache_overreach
+    got = vllm_backend.score_choices(requests)
+    calls = [call for call in calls if call]  # a wave of no requests is no engine pass
+    assert len(calls) == 1 and calls[0] == [0] * sum(len(r.continuations) for r in requests)  # no wave
+    assert vllm_backend.cache_overreach == before
     compare_choice_scores(requests, got, hf_backend.score_choices(requests))
 
 
