@@ -269,7 +269,7 @@ def choose(runs: Sequence[StoredRun], where: str) -> Chosen:
     tasks = [found for found in chosen if found[2].name != ALIGNMENT_TASK and found[2].metrics]
     if not tasks:
         raise CorrelateError(f"no task run besides the {ALIGNMENT_TASK} run among {where}")
-    labels = [f"{task.name}:{task.variant}@{task.split} {task.metrics[0]}" for _, _, task in tasks]
+    labels = [f"{task.key} {task.metrics[0]}" for _, _, task in tasks]
     for index, (_, run, task) in enumerate(tasks):  # two settings of one task:variant@split: name the setting
         if labels.count(labels[index]) > 1:
             labels[index] = f"{Setting.of(run, task).label()} {task.metrics[0]}"

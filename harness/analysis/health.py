@@ -54,7 +54,7 @@ from harness.metrics import language_id
 from harness.metrics.translation import sentence_chrfs
 from harness.records.comparability import ModelIdentity, Setting, distinct_names, latest, run_name
 from harness.records.io import StoredRun, read_samples, run_splits
-from harness.records.schema import RESULTS_FILE, SAMPLES_FILE, RunResult, SampleRecord, TaskResult
+from harness.records.schema import RESULTS_FILE, SAMPLES_FILE, RunResult, SampleRecord, TaskResult, setting_name
 
 CHECKS = ("empty", "length_capped", "unparsable", "off_target", "undetected", "source_copy")
 COPY_THRESHOLD = 70.0  # sentence chrF++ against the source (see the module docstring for the measurement)
@@ -120,7 +120,7 @@ class SettingHealth:
 
     @property
     def key(self) -> str:
-        return f"{self.task}:{self.variant}@{self.split}"
+        return setting_name(self.task, self.variant, self.split)
 
 
 @dataclass(frozen=True)
@@ -312,7 +312,7 @@ def check_run(folder: Path, run: RunResult, tasks: Sequence[TaskResult], notes: 
         for code in task.languages:
             tally = tallies.get((task.name, task.variant, task.split, code))
             if tally is None:
-                notes.append(f"{folder}: no generation of {task.name}:{task.variant}@{task.split} {code} to check")
+                notes.append(f"{folder}: no generation of {task.key} {code} to check")
                 continue
             found.append(language_health(tally, task, code))
             parts.update(tally.parts)
@@ -350,7 +350,7 @@ def _load(paths: Sequence[Path], selectors: Sequence[str] | None) -> list[Stored
             raise HealthError(f"{error} (give run folders, results/<model>, or results/)") from error
         named = found[0].result if (path / RESULTS_FILE).is_file() else None
         if named is not None and not any(checkable(task, selectors) for task in named.tasks):
-            held = ", ".join(f"{t.name}:{t.variant}@{t.split}" for t in named.tasks) or "none"
+            held = ", ".join(t.key for t in named.tasks) or "none"
             which = f"matching {','.join(selectors)} " if selectors else ""
             raise HealthError(f"{path}: no generative task {which}to check (its tasks: {held}; "
                               f"tasks with output health: {', '.join(generative_tasks())})")  # fmt: skip

@@ -44,6 +44,7 @@ from harness.analysis.board_collect import collect
 from harness.api.languages import ENGLISH
 from harness.errors import ConfigError, XlhError
 from harness.records.comparability import ModelIdentity, distinct_names
+from harness.records.schema import setting_name
 
 if TYPE_CHECKING:
     from harness.analysis.health import HealthReport
@@ -124,7 +125,7 @@ def _split_by_data(entries: list[BoardEntry]) -> list[list[BoardEntry]]:
 
 # -- columns -----------------------------------------------------------------------------------------------
 def _label(config: ColumnConfig, ambiguous: bool) -> str:
-    parts = [f"{config.task}:{config.variant}@{config.split}", f"{config.shots}-shot"]
+    parts = [setting_name(config.task, config.variant, config.split), f"{config.shots}-shot"]
     if config.shots_from:
         parts.append(f"from {config.shots_from}")
     if config.limit is not None:

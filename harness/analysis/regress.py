@@ -61,7 +61,7 @@ from harness.errors import ConfigError, DataError, XlhError
 from harness.records import comparability
 from harness.records.comparability import ModelIdentity
 from harness.records.io import read_run, read_sample_scores, task_samples
-from harness.records.schema import RESULTS_FILE, SAMPLES_FILE, RunResult, SampleKey, TaskResult
+from harness.records.schema import RESULTS_FILE, SAMPLES_FILE, RunResult, SampleKey, TaskResult, setting_name
 
 VALUE_TOLERANCE = 1e-9  # recomputed vs stored metric value (relative to max(1, |value|))
 TESTED_UNITS = (Unit.FRACTION, Unit.SCORE)  # a count (unparsable answers) is reported, never tested
@@ -129,7 +129,7 @@ def _key(task: TaskResult) -> TaskKey:
 
 
 def _label(key: TaskKey) -> str:
-    return f"{key[0]}:{key[1]}@{key[2]}"
+    return setting_name(*key)
 
 
 def match_tasks(baseline: RunResult, candidate: RunResult) -> tuple[list[TaskPair], list[str], list[str]]:

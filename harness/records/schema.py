@@ -50,6 +50,11 @@ class LanguageResult:
     length_capped: int = 0
 
 
+def setting_name(task: str, variant: str, split: str) -> str:
+    """How results, warnings and reports name a task setting, as ``--tasks`` takes it: ``xnli:label@validation``."""
+    return f"{task}:{variant}@{split}"
+
+
 @dataclass(frozen=True)
 class TaskResult:
     name: str
@@ -67,6 +72,11 @@ class TaskResult:
     languages: dict[str, LanguageResult]
     skipped: dict[str, str] = field(default_factory=dict)  # language code -> reason
     notes: list[str] = field(default_factory=list)  # e.g. a metric left out and why
+
+    @property
+    def key(self) -> str:
+        """``task:variant@split`` (``setting_name``)."""
+        return setting_name(self.name, self.variant, self.split)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from harness.api.registry import all_tasks, get_task
 from harness.api.task import Task
 from harness.backends import HIDDEN_STATE_BACKENDS, GenerationParams
 from harness.errors import ConfigError
-from harness.records.schema import Recipe
+from harness.records.schema import Recipe, setting_name
 from harness.run.sampling import DEFAULT_LIMIT_MODE, DEFAULT_LIMIT_SEED, check_limit_mode
 from harness.seeds import DEFAULT_SEED
 
@@ -38,7 +38,7 @@ class TaskSelection:
 
     @property
     def key(self) -> str:
-        return f"{self.task.name}:{self.variant}@{self.split}"
+        return setting_name(self.task.name, self.variant, self.split)
 
 
 @dataclass(frozen=True)

@@ -379,7 +379,7 @@ def _warn_cut(results: list[TaskResult]) -> None:
     (the counts of its LanguageResult): both move scores, and neither shows in a score."""
     for task in results:
         for code, language in task.languages.items():
-            where = f"{task.name}:{task.variant}@{task.split}/{code}"
+            where = f"{task.key}/{code}"
             if language.truncated:
                 cut = f"{language.truncated} of {language.n} samples had their prompt cut from the left to fit"
                 print(f"xlh: warning: {where}: {cut} the model (truncated_tokens in samples.jsonl)", file=sys.stderr)
