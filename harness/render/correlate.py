@@ -16,7 +16,7 @@ from typing import Any
 from harness.analysis.correlate import Coefficient, Correlation, CorrelationReport, Series
 from harness.render.regress import p_value
 from harness.render.report_formats import render_as
-from harness.render.text_tables import fixed_width_lines, markdown_cell
+from harness.render.text_tables import fixed_width_lines, markdown_cell, markdown_table
 
 HEADER = ("alignment", "task score", "n", "Pearson r [95% CI]", "p", "Spearman rho [95% CI]", "p", "note")
 CSV_COLUMNS = ("alignment_metric", "series", "task", "variant", "split", "metric", "direction", "n", "languages",
@@ -93,9 +93,7 @@ def render_markdown(report: CorrelationReport) -> str:
     """A Markdown table with the header lines above and the runs and notes below as lists."""
     lines = [f"### Alignment vs task scores: {markdown_cell(report.model)}", ""]
     lines += [f"- {markdown_cell(line)}" for line in header_lines(report)] + [""]
-    lines.append("| " + " | ".join(HEADER) + " |")
-    lines.append("|---|---|---:|---|---:|---|---:|---|")
-    lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in grid(report)]
+    lines += markdown_table([HEADER, *grid(report)], right_aligned=(2, 4, 6))
     lines += ["", "Task runs:", "", *(f"- {markdown_cell(line)}" for line in _task_lines(report))]
     if report.notes:
         lines += ["", "Notes:", "", *(f"- {markdown_cell(note)}" for note in report.notes)]

@@ -29,7 +29,7 @@ from harness.analysis.health import (
 from harness.metrics import language_id
 from harness.records.io import to_jsonable
 from harness.render.report_formats import render_as
-from harness.render.text_tables import fixed_width_lines, markdown_cell
+from harness.render.text_tables import fixed_width_lines, markdown_cell, markdown_table
 
 HEADER = ("language", "model", "n", *CHECKS[:4], "off-target in", *CHECKS[4:], "detector accuracy")
 CSV_COLUMNS = ("model", "identity", "folder", "run_id", "task", "variant", "split", "setting", "part", "language",
@@ -149,9 +149,7 @@ def render_markdown(report: HealthReport) -> str:
     lines = ["### Output health", "", *(f"- {markdown_cell(line)}" for line in header_lines(report))]
     for key, rows in rows_by_setting(report).items():
         lines += ["", f"#### {markdown_cell(_setting_title(key, rows))}", ""]
-        lines.append("| " + " | ".join(HEADER) + " |")
-        lines.append("|---|---|" + "---:|" * (len(HEADER) - 3) + "---|")
-        lines += ["| " + " | ".join(markdown_cell(cell) for cell in row) + " |" for row in grid(report, rows)]
+        lines += markdown_table([HEADER, *grid(report, rows)], right_aligned=range(2, len(HEADER) - 1))
     lines += ["", "Runs:", "", *(f"- {markdown_cell(line)}" for line in _run_lines(report))]
     if report.notes:
         lines += ["", "Notes:", "", *(f"- {markdown_cell(note)}" for note in report.notes)]
