@@ -21,7 +21,7 @@ import numpy as np
 
 from harness.analysis import paired_stats
 from harness.analysis.health import health_plugin, off_target_items
-from harness.analysis.regress_report import MCNEMAR, OFF_TARGET, Options, RegressCell, verdict
+from harness.analysis.regress_report import DEFAULT_ALPHA, MCNEMAR, OFF_TARGET, Options, RegressCell, verdict
 from harness.api.metric import Unit
 from harness.records.schema import RunResult, TaskResult
 
@@ -72,7 +72,12 @@ def _cell(
     # went off target in the candidate, as b counts items lost for a score.
     test = paired_stats.mcnemar_exact([1.0 - value for value in before], [1.0 - value for value in after])
     share = (sum(before) / len(items), sum(after) / len(items))
-    low, high = _interval(np.asarray(after) - np.asarray(before), options)
+    # The paired bootstrap interval of the shares' difference, as regress gives every cell (the same resamples).
+    off_before, off_after, positions = np.asarray(before), np.asarray(after), np.arange(len(items))
+    boot = paired_stats.bootstrap_statistics(
+        lambda drawn: off_before[drawn].mean(axis=1), positions, lambda drawn: off_after[drawn].mean(axis=1), positions,
+        options.resamples, options.seed, confidence=1 - DEFAULT_ALPHA,
+    )  # fmt: skip
     return RegressCell(
         task=task.name,
         variant=task.variant,
@@ -85,17 +90,10 @@ def _cell(
         baseline=Unit.FRACTION.points(share[0]),
         candidate=Unit.FRACTION.points(share[1]),
         delta=Unit.FRACTION.points(share[1] - share[0]),
-        ci_low=Unit.FRACTION.points(low),
-        ci_high=Unit.FRACTION.points(high),
+        ci_low=Unit.FRACTION.points(boot.low),
+        ci_high=Unit.FRACTION.points(boot.high),
         p_value=test.p_value,
         p_holm=math.nan,
         verdict="",
         discordant=(test.b, test.c),
     )
-
-
-def _interval(differences: np.ndarray, options: Options) -> tuple[float, float]:
-    """The paired bootstrap 95% interval of the mean per-item difference (items resampled with replacement)."""
-    rng = np.random.default_rng(options.seed)
-    means = differences[rng.integers(0, len(differences), size=(options.resamples, len(differences)))].mean(axis=1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
