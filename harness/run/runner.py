@@ -230,7 +230,8 @@ def _prepare(
             )
             if limit is not None:
                 info = dataclasses.replace(info, sample_ids=[example.id for example in chosen])
-                _warn_missing_classes(selection, language, examples, chosen, warned)
+                if config.limit_mode == "first" and selection.key not in warned:
+                    _warn_missing_classes(selection, language, examples, chosen, warned)
             infos[key] = info
             for example in chosen:
                 shots = shots_for(example)
@@ -242,9 +243,10 @@ def _prepare(
 def _warn_missing_classes(
     selection: TaskSelection, language: Language, examples: list[Example], chosen: list[Example], warned: set[str]
 ) -> None:
-    """Once per task: a LIMIT that left whole classes out (``--limit-mode first`` on a file sorted by class)."""
+    """A first-N LIMIT that left whole classes out (a file sorted by class), said once per task (``warned``); the
+    seeded sample keeps the classes in proportion by construction, so only the first N need the check."""
     held = missing_classes(examples, chosen, selection.task.stratum)
-    if held is None or selection.key in warned:
+    if held is None:
         return
     warned.add(selection.key)
     print(
