@@ -31,6 +31,7 @@ the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through t
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,7 +87,7 @@ class _Sequence:
 
     tokens: tuple[int, ...]
     start: int  # first scored position
-    cached_limit: int  # the reply is valid only if vLLM's cache hit is at most this many tokens
+    cached_limit: int  # the reply is valid only if vLLM's cache hit is at most this many tokens (0: skip the cache)
     target: TokenScores
 
 
@@ -265,7 +266,7 @@ class VLLMBackend:
             for item, targets in zip(encoded, scores, strict=True)
             for cont, target in zip(item.continuations, targets, strict=True)
         ]
-        self._read_prompt_logprobs(reads, use_cache=False)
+        self._read_prompt_logprobs(reads)
         return [choice_scores(row, item.truncated) for row, item in zip(scores, encoded, strict=True)]
 
     def _score_shared(self, encoded: list[EncodedChoice]) -> list[ChoiceScores]:
@@ -332,7 +333,7 @@ class VLLMBackend:
         for index, (plan, targets) in enumerate(zip(plans, scores, strict=True)):
             if index in fallen:
                 item = encoded[index]
-                reads += [  # the rows from the context's last token on are computed whatever the cache held
+                reads += [  # a cache hit within the context still leaves every scored row computed
                     _Sequence(item.context + c, len(item.context), len(item.context) - 1, t)
                     for c, t in zip(item.continuations, targets, strict=True)
                 ]
@@ -340,17 +341,17 @@ class VLLMBackend:
             for rest, target in zip(plan.rests, targets, strict=True):
                 if len(rest) > 1:
                     reads.append(_Sequence(plan.prefix + rest, len(plan.prefix) + 1, len(plan.prefix), target))
-        self._read_prompt_logprobs(reads, use_cache=True)
+        self._read_prompt_logprobs(reads)
         return [choice_scores(row, item.truncated) for row, item in zip(scores, encoded, strict=True)]
 
-    def _read_prompt_logprobs(self, reads: list[_Sequence], use_cache: bool) -> None:
-        """Add the prompt log-probs of every read's scored positions to its target."""
+    def _read_prompt_logprobs(self, reads: list[_Sequence]) -> None:
+        """Add the prompt log-probs of every read's scored positions to its target; a read that no cache hit can
+        serve (``cached_limit`` 0) skips the cache rather than be recomputed after a hit."""
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
         if not reads:
             return
-
         read_cache, skip_cache = (
             SamplingParams(
                 max_tokens=1, temperature=0.0, prompt_logprobs=0, flat_logprobs=True, detokenize=False,
@@ -358,12 +359,11 @@ class VLLMBackend:
             )
             for skip in (False, True)
         )  # fmt: skip
-        # A read that no cache hit can serve skips the cache rather than be recomputed after a hit.
-        params = [read_cache if use_cache and r.cached_limit > 0 else skip_cache for r in reads]
+        params = [read_cache if r.cached_limit > 0 else skip_cache for r in reads]
         outputs = self._run([TokensPrompt(prompt_token_ids=list(r.tokens)) for r in reads], params)
         redo = []
         for read, output in zip(reads, outputs, strict=True):
-            if use_cache and (output.num_cached_tokens or 0) > read.cached_limit:
+            if read.cached_limit > 0 and (output.num_cached_tokens or 0) > read.cached_limit:
                 redo.append(read)  # the rows we need were not computed: their values are garbage
                 continue
             rows = output.prompt_logprobs
@@ -372,7 +372,7 @@ class VLLMBackend:
                 read.target.add(float(entry.logprob), entry.rank == 1)
         if redo:
             self.cache_overreach += len(redo)
-            self._read_prompt_logprobs(redo, use_cache=False)
+            self._read_prompt_logprobs([dataclasses.replace(read, cached_limit=0) for read in redo])
 
     # -- engine -----------------------------------------------------------------------------------
     def _run(self, prompts: list[Any], params: list[Any]) -> list[Any]:
