@@ -24,15 +24,15 @@ the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through t
 - Greedy flags: prompt tokens use vLLM's rank (1 = no token more likely); next-token reads compare with the greedy
   sampled token. ``info().dtype`` is the dtype the engine runs in (vLLM's ``auto`` picks it by model and GPU).
 - On CPU: dtype float32 for ``auto`` (bfloat16 is slower there and changes outputs), the engine in this process
-  (``VLLM_ENABLE_V1_MULTIPROCESSING=0``: faster start-up, no spawn guard needed in callers), a KV cache of
-  ``kv_cache_gib`` (default 1 GiB, not most of the machine's memory; gemma-3-270m ran as fast with 0.5 GiB as with
-  2), KV blocks of 32 tokens (``CPU_DEFAULT_BLOCK_SIZE``).
+  (``VLLM_ENABLE_V1_MULTIPROCESSING=0``: faster start-up, no spawn guard needed in callers), smaller KV blocks,
+  cache and steps than vLLM's (``vllm_engine.cpu_engine_defaults``), the input embedding's packed copy freed.
+- ``generates=False`` (``xlh eval`` when no selected task generates): the engine starts without its own tokenizer
+  (``skip_tokenizer_init``; xlh tokenises locally) and refuses generation, whose stop strings it could not apply.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -50,9 +50,11 @@ from harness.backends.stops import cut_at_stop
 from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
 from harness.backends.vllm_engine import (
     configure_cpu_environment,
+    cpu_engine_defaults,
     load_tokenizer,
     lora_rank,
     on_gpu,
+    release_unused_embedding_packs,
     resolve_dtype,
     start_engine,
     vllm_finish_reason,
@@ -60,10 +62,6 @@ from harness.backends.vllm_engine import (
 from harness.errors import ConfigError, ModelError
 
 SCORE_MODES = ("shared_context", "full")
-CPU_DEFAULT_KV_CACHE_GIB = 1.0
-# vLLM's CPU default is 128 tokens a KV block, and its prefix cache shares whole blocks only: SIB-200's 40-100-token
-# contexts were recomputed by every wave. 32: the smallest multiple of 32, which its CPU kernels want (16: no faster).
-CPU_DEFAULT_BLOCK_SIZE = 32
 MAX_NEXT_TOKEN_IDS = 128  # vLLM's limit on SamplingParams.logprob_token_ids (MAX_LOGPROB_TOKEN_IDS)
 MAX_COMMON_WAVES = 4  # common tokens read in next-token waves; more and the item is scored in full
 # Engine options recorded in results, with the values the engine actually got.
@@ -78,6 +76,7 @@ _RECORDED = (
     "seed",
     "kv_cache_memory_bytes",
     "max_num_seqs",
+    "max_num_batched_tokens",
 )
 
 
@@ -113,7 +112,7 @@ class VLLMBackend:
         kv_cache_gib: float | None = None,
         max_num_seqs: int | None = None,
         block_size: int | None = None,
-        engine_tokenizer: bool = True,
+        generates: bool = True,
         chat: bool = False,
         score_mode: str = "shared_context",
         add_bos_token: bool | None = None,
@@ -128,9 +127,10 @@ class VLLMBackend:
         self.device = "cuda" if on_gpu() else "cpu"
         environment = {} if self.device == "cuda" else configure_cpu_environment()
         require_model_folder_if_local(model)
-        self.tokenizer = load_tokenizer(model, revision, trust_remote_code)
-        self.chat = ChatTemplate.of(self.tokenizer, model) if chat else None
-
+        # The tokenizer waits for the engine (its 0.1 GiB for Gemma would add to the engine's loading peak) unless a
+        # chat template must be checked before the engine starts.
+        tokenizer = load_tokenizer(model, revision, trust_remote_code) if chat else None
+        self.chat = ChatTemplate.of(tokenizer, model) if chat else None
         engine_args: dict[str, Any] = {
             "model": model,
             "revision": revision,
@@ -144,23 +144,22 @@ class VLLMBackend:
             "trust_remote_code": trust_remote_code,
             "seed": self.generation.seed,
         }
-        if max_num_seqs is not None:
-            engine_args["max_num_seqs"] = max_num_seqs
-        if block_size is None and self.device == "cpu":
-            block_size = CPU_DEFAULT_BLOCK_SIZE
-        if block_size is not None:
-            engine_args["block_size"] = block_size
+        if self.device == "cpu":
+            engine_args.update(cpu_engine_defaults(kv_cache_gib, max_num_seqs, block_size, generates))
+        else:
+            kv_bytes = int(kv_cache_gib * 2**30) if kv_cache_gib is not None else None
+            optional = {"max_num_seqs": max_num_seqs, "block_size": block_size, "kv_cache_memory_bytes": kv_bytes}
+            engine_args.update({key: value for key, value in optional.items() if value is not None})
         # xlh tokenises and decodes locally; the engine's own copies of the tokenizer serve only its stop strings.
-        self.engine_tokenizer = engine_tokenizer
-        engine_args["skip_tokenizer_init"] = not engine_tokenizer
-        if kv_cache_gib is None and self.device == "cpu" and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
-            kv_cache_gib = CPU_DEFAULT_KV_CACHE_GIB
-        if kv_cache_gib is not None:
-            engine_args["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
+        self.generates = generates
+        engine_args["skip_tokenizer_init"] = not generates
         self.lora_request = None
         if lora_path is not None:
             engine_args.update(enable_lora=True, max_lora_rank=lora_rank(lora_path), max_loras=1)
         self.llm = start_engine(engine_args)
+        if self.device == "cpu":
+            release_unused_embedding_packs(self.llm)
+        self.tokenizer = tokenizer or load_tokenizer(model, revision, trust_remote_code)
         if lora_path is not None:
             from vllm.lora.request import LoRARequest
 
@@ -179,7 +178,7 @@ class VLLMBackend:
             chat=chat,
             environment=environment,
             block_size=self._block_size(),
-            engine_tokenizer=engine_tokenizer,
+            generates=generates,
         )
         if self.chat is not None:
             self._options.update(self.chat.describe())
@@ -216,8 +215,8 @@ class VLLMBackend:
         from vllm import SamplingParams
         from vllm.inputs import TokensPrompt
 
-        if requests and not self.engine_tokenizer:  # vLLM would ignore stop strings: refuse, never guess
-            raise ConfigError("generation needs the vLLM engine's tokenizer (stop strings): engine_tokenizer=True")
+        if requests and not self.generates:  # vLLM would ignore stop strings: refuse, never guess
+            raise ConfigError("a vLLM engine started to score only (generates=False) cannot apply stop strings")
         if self.chat is not None:
             requests = [self.chat.generation(r) for r in requests]
         kwargs = special_tokens_kwargs(self._add_bos())

@@ -10,8 +10,76 @@ from typing import Any
 
 import transformers
 
-from harness.backends.memory import release_tokenizer_sources
+from harness.backends.memory import release_tokenizer_sources, return_freed_memory
 from harness.errors import ConfigError, ModelError
+
+# Engine defaults on CPU, where vLLM's own are sized for a server with the machine's memory to itself.
+CPU_DEFAULT_KV_CACHE_GIB = 1.0
+# vLLM's CPU default is 128 tokens a KV block, and its prefix cache shares whole blocks only: SIB-200's 40-100-token
+# contexts were recomputed by every wave. 32: the smallest multiple of 32, which its CPU kernels want (16: no faster).
+CPU_DEFAULT_BLOCK_SIZE = 32
+# An engine that only scores: each step holds vocabulary-wide rows (logits, log-probs: 1 MiB a row for Gemma's
+# 262,144 tokens in float32) for every sequence, and activations for every token, of the step. vLLM's CPU defaults
+# (256 sequences, 4,096 tokens a step, xlh's 1 GiB KV cache) peaked at 5.6 GiB on the Belebele + SIB-200 slice,
+# these at 3.9 GiB and ran it 6% faster (BENCHMARKS.md). Generation keeps vLLM's step sizes: its decoding steps
+# (one token a sequence) gain from many sequences a step.
+CPU_SCORING_KV_CACHE_GIB = 0.5
+CPU_SCORING_MAX_NUM_SEQS = 32
+CPU_SCORING_MAX_BATCHED_TOKENS = 2048
+
+
+def cpu_engine_defaults(
+    kv_cache_gib: float | None, max_num_seqs: int | None, block_size: int | None, generates: bool
+) -> dict[str, int]:
+    """Engine arguments for KV cache size, step sizes and KV block size on CPU: the caller's, else xlh's CPU
+    defaults for an engine that generates or one that only scores (the KV cache's only when
+    ``VLLM_CPU_KVCACHE_SPACE`` does not set it)."""
+    arguments = {"block_size": block_size or CPU_DEFAULT_BLOCK_SIZE}
+    if not generates:
+        arguments["max_num_seqs"] = max_num_seqs or CPU_SCORING_MAX_NUM_SEQS
+        arguments["max_num_batched_tokens"] = CPU_SCORING_MAX_BATCHED_TOKENS
+    elif max_num_seqs is not None:
+        arguments["max_num_seqs"] = max_num_seqs
+    if kv_cache_gib is None and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+        kv_cache_gib = CPU_DEFAULT_KV_CACHE_GIB if generates else CPU_SCORING_KV_CACHE_GIB
+    if kv_cache_gib is not None:
+        arguments["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
+    return arguments
+
+
+def release_unused_embedding_packs(llm: Any) -> None:
+    """Free the packed matrix-product copies vLLM on CPU makes of input embeddings, which only look rows up.
+
+    vLLM's CPU path packs every vocabulary embedding's weight for oneDNN when the weights are loaded
+    (``UnquantizedEmbeddingMethod.process_weights_after_loading``), the input embedding's as well as the LM
+    head's, and only the LM head multiplies with it: for gemma-3-270m in float32 that is 0.6 GiB held for nothing
+    (RSS after engine start 3.77 -> 3.15 GiB, every score identical). Only where the model's ``lm_head`` is a
+    ``ParallelLMHead`` with its own packed product (models that score with the embedding itself, as Gemma 2 does,
+    have none and keep theirs); a released embedding falls back to torch's own product if anything still asks
+    for one. CPU-only: on GPU there is no packed copy."""
+    llm.apply_model(_release_unused_embedding_packs)
+    return_freed_memory()
+
+
+def _torch_linear(x: Any, weight: Any, bias: Any) -> Any:
+    import torch
+
+    return torch.nn.functional.linear(x, weight, bias)
+
+
+def _release_unused_embedding_packs(model: Any) -> list[str]:
+    from vllm.model_executor.layers.vocab_parallel_embedding import ParallelLMHead, VocabParallelEmbedding
+
+    head = getattr(model, "lm_head", None)
+    if not isinstance(head, ParallelLMHead) or not hasattr(head, "cpu_linear"):
+        return []
+    released = []
+    for name, module in model.named_modules():
+        if module is head or not isinstance(module, VocabParallelEmbedding) or not hasattr(module, "cpu_linear"):
+            continue
+        setattr(module, "cpu_linear", _torch_linear)  # noqa: B010 (a module attribute mypy types as Tensor | Module)
+        released.append(name)
+    return released
 
 
 def on_gpu() -> bool:
@@ -96,4 +164,8 @@ def start_engine(engine_args: dict[str, Any]) -> Any:
     try:
         return LLM(**engine_args)
     except (ValueError, RuntimeError, OSError) as error:
-        raise ModelError(f"vLLM cannot start an engine for {engine_args['model']!r}: {error}") from error
+        hint = ""
+        kv_bytes = engine_args.get("kv_cache_memory_bytes")
+        if kv_bytes and "KV cache" in str(error):  # vLLM's advice names GPU settings; xlh sets the size itself
+            hint = f" (a KV cache of {kv_bytes / 2**30:g} GiB: raise it with --kv-cache-gib, or lower --max-model-len)"
+        raise ModelError(f"vLLM cannot start an engine for {engine_args['model']!r}: {error}{hint}") from error

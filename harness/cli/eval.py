@@ -351,7 +351,8 @@ def _selected_tasks(tasks: tuple[str, ...]) -> list[Task[Any]]:
 def _backend_options(args: argparse.Namespace, tasks: Sequence[Task[Any]]) -> tuple[str, dict[str, object]]:
     """The backend's name and the options that backend takes (each backend has its own knobs). Without
     ``--backend``, a run with a task that reads hidden states (alignment) takes the one backend that returns
-    them; a vLLM engine loads its own tokenizer only when a task generates (for stop strings)."""
+    them; a vLLM engine starts for scoring only (no tokenizer of its own, smaller steps on CPU) unless a task
+    generates."""
     from harness.backends import default_backend
 
     hidden_states = any(task.reads_hidden_states for task in tasks)
@@ -381,7 +382,7 @@ def _backend_options(args: argparse.Namespace, tasks: Sequence[Task[Any]]) -> tu
             "enforce_eager": args.enforce_eager,
             "kv_cache_gib": args.kv_cache_gib,
             "block_size": args.block_size,
-            "engine_tokenizer": any(task.generates for task in tasks),
+            "generates": any(task.generates for task in tasks),
             "lora_path": args.lora,
             "score_mode": args.score_mode,
         }

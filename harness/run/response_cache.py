@@ -53,7 +53,7 @@ ANSWER_NEUTRAL_OPTIONS = frozenset(
         "gpu_memory_utilization",
         "kv_cache_memory_bytes",
         "kv_cache_gib",
-        "engine_tokenizer",
+        "generates",
         "environment",
         "lora_path",
     }

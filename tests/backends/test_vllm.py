@@ -19,6 +19,7 @@ from harness.backends import GenerationParams, create_backend
 from harness.backends.scoring import encode_for_scoring, shared_plan
 from harness.backends.tokenization import EncodedChoice, encode_choice
 from harness.backends.vllm import MAX_COMMON_WAVES, vllm_finish_reason
+from harness.backends.vllm_engine import cpu_engine_defaults
 from harness.errors import ConfigError, ModelError
 from harness.run.runner import RunConfig, run
 from tests.backends.conftest import VLLM_TEST_OPTIONS, long_text
@@ -230,7 +231,7 @@ def test_info_records_the_engine(vllm_backend) -> None:
     assert options["kv_cache_memory_bytes"] == 2**30 and options["seed"] == 1234
     # On CPU 32 tokens a KV block (vLLM's CPU default is 128): the prefix cache shares whole blocks only.
     assert options["block_size"] == 32 == vllm_backend.llm.llm_engine.vllm_config.cache_config.block_size
-    assert options["engine_tokenizer"] is True
+    assert options["generates"] is True and options["max_num_batched_tokens"] is None
 
 
 def test_run_over_every_task_with_vllm_matches_transformers(vllm_backend, tiny_model, data_dir, tmp_path) -> None:
@@ -268,19 +269,35 @@ def test_run_over_every_task_with_vllm_matches_transformers(vllm_backend, tiny_m
     assert len(differ) <= 0.05 * len(got)
 
 
-def test_an_engine_without_its_tokenizer_scores_alike_and_refuses_to_generate(
-    vllm_backend, tiny_model, parity_choices
-) -> None:
-    """A run of choice tasks starts vLLM without its own tokenizer (xlh tokenises locally): the same scores as the
-    engine with one; generation, whose stop strings vLLM would then silently ignore, is refused by name. In a
-    fresh process: closing a second in-process engine tears down the distributed state the session's engine uses."""
+def test_cpu_engine_defaults_size_a_scoring_engine_below_a_generating_one(monkeypatch) -> None:
+    monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
+    assert cpu_engine_defaults(None, None, None, generates=True) == {"block_size": 32, "kv_cache_memory_bytes": 2**30}
+    assert cpu_engine_defaults(None, None, None, generates=False) == {
+        "block_size": 32,
+        "max_num_seqs": 32,
+        "max_num_batched_tokens": 2048,
+        "kv_cache_memory_bytes": 2**29,
+    }
+    mine = cpu_engine_defaults(2.0, 8, 64, generates=False)  # the caller's values win
+    assert (mine["kv_cache_memory_bytes"], mine["max_num_seqs"], mine["block_size"]) == (2**31, 8, 64)
+    assert cpu_engine_defaults(None, 128, None, generates=True)["max_num_seqs"] == 128
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "3")  # vLLM's own setting, left to vLLM
+    assert "kv_cache_memory_bytes" not in cpu_engine_defaults(None, None, None, generates=False)
+
+
+def test_a_scoring_engine_scores_alike_and_refuses_to_generate(vllm_backend, tiny_model, parity_choices) -> None:
+    """A run of choice tasks starts vLLM to score only: without its own tokenizer (xlh tokenises locally), with
+    smaller steps on CPU, and with the packed copy of its input embedding released (an LM head keeps its own);
+    the same scores as the session's engine; generation, whose stop strings vLLM would then silently ignore, is
+    refused by name. In a fresh process: closing a second in-process engine tears down the distributed state the
+    session's engine uses."""
     requests = [[r.context, list(r.continuations)] for r in parity_choices]
     script = f"""
 import json, sys
 from harness.api.requests import ChoiceRequest, GenerationRequest
 from harness.backends import GenerationParams, create_backend
 from harness.errors import ConfigError
-engine = create_backend("vllm", {str(tiny_model)!r}, GenerationParams(), progress=False, engine_tokenizer=False,
+engine = create_backend("vllm", {str(tiny_model)!r}, GenerationParams(), progress=False, generates=False,
                         **{VLLM_TEST_OPTIONS!r})
 scores = engine.score_choices([ChoiceRequest(c, tuple(k)) for c, k in json.loads(sys.stdin.read())])
 try:
@@ -288,18 +305,26 @@ try:
     refused = ""
 except ConfigError as error:
     refused = str(error)
-print(json.dumps([engine.llm.llm_engine.model_config.skip_tokenizer_init, engine.info().options["engine_tokenizer"],
+def packs(model):
+    from vllm.model_executor.layers.vocab_parallel_embedding import VocabParallelEmbedding
+    from harness.backends.vllm_engine import _torch_linear
+    return sorted((name, module.cpu_linear is _torch_linear) for name, module in model.named_modules()
+                  if isinstance(module, VocabParallelEmbedding) and hasattr(module, "cpu_linear"))
+options = engine.info().options
+print(json.dumps([engine.llm.llm_engine.model_config.skip_tokenizer_init, options["generates"],
+                  [options["max_num_seqs"], options["max_num_batched_tokens"]], engine.llm.apply_model(packs)[0],
                   [[s.loglikelihoods, s.token_counts, s.is_greedy, s.truncated_tokens] for s in scores], refused]))
 """
     done = subprocess.run(
         [sys.executable, "-c", script], input=json.dumps(requests), capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    skipped, recorded, rows, refused = json.loads(done.stdout.strip().splitlines()[-1])
-    assert skipped is True and recorded is False
+    skipped, recorded, steps, packs, rows, refused = json.loads(done.stdout.strip().splitlines()[-1])
+    assert skipped is True and recorded is False and steps == [32, 2048]
+    assert packs == [["lm_head", False], ["model.embed_tokens", True]]  # the input embedding's pack released
     got = [ChoiceScores(tuple(ll), tuple(n), tuple(g), t) for ll, n, g, t in rows]
     compare_choice_scores(parity_choices, got, vllm_backend.score_choices(parity_choices))
-    assert "engine_tokenizer" in refused
+    assert "generates=False" in refused
 
 
 def test_bad_options_fail_before_the_engine_starts(tiny_model, tmp_path) -> None:
@@ -309,6 +334,24 @@ def test_bad_options_fail_before_the_engine_starts(tiny_model, tmp_path) -> None
         create_backend("vllm", str(tmp_path / "nope"), GenerationParams())
     with pytest.raises(ConfigError, match="no chat template"):
         create_backend("vllm", str(tiny_model), GenerationParams(), chat=True, **VLLM_TEST_OPTIONS)
+
+
+def test_a_kv_cache_too_small_for_the_context_names_xlhs_options(tiny_model) -> None:
+    """vLLM's advice (``gpu_memory_utilization``) does not apply where xlh sizes the KV cache itself: the error
+    names ``--kv-cache-gib``. In a fresh process: a failed start leaves vLLM's distributed state behind."""
+    script = f"""
+from harness.backends import GenerationParams, create_backend
+from harness.errors import ModelError
+try:
+    create_backend("vllm", {str(tiny_model)!r}, GenerationParams(), progress=False, dtype="float32",
+                   max_model_len=2048, enforce_eager=True, kv_cache_gib=0.0001)
+except ModelError as error:
+    print("REFUSED", error)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    refused = [line for line in done.stdout.splitlines() if line.startswith("REFUSED")]
+    assert refused, done.stderr[-3000:]
+    assert "KV cache" in refused[0] and "--kv-cache-gib" in refused[0] and "--max-model-len" in refused[0]
 
 
 def test_a_context_that_does_not_fit_keeps_bos_and_its_end(vllm_backend, tiny_model, data_dir) -> None:

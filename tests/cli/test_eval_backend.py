@@ -28,11 +28,11 @@ def test_a_vllm_engine_loads_its_own_tokenizer_only_when_a_task_generates(monkey
     # xlh tokenises locally; vLLM's copies of the tokenizer serve only stop strings (on gemma-3-270m they cost
     # 0.9 GiB and 12 s of start-up), so a run of choice tasks starts the engine without them.
     choices = _config(monkeypatch, "--tasks", "sib200,belebele,xnli").backend_options
-    assert choices["engine_tokenizer"] is False
+    assert choices["generates"] is False
     mixed = _config(monkeypatch, "--tasks", "sib200,mgsm").backend_options
-    assert mixed["engine_tokenizer"] is True
-    assert _config(monkeypatch, "--tasks", "flores200").backend_options["engine_tokenizer"] is True
-    assert "engine_tokenizer" not in _config(monkeypatch, "--tasks", "sib200", "--backend", "hf").backend_options
+    assert mixed["generates"] is True
+    assert _config(monkeypatch, "--tasks", "flores200").backend_options["generates"] is True
+    assert "generates" not in _config(monkeypatch, "--tasks", "sib200", "--backend", "hf").backend_options
 
 
 def test_vllm_cache_and_block_sizes_reach_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
