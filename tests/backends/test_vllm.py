@@ -321,6 +321,7 @@ print(json.dumps([engine.llm.llm_engine.model_config.skip_tokenizer_init, option
     assert done.returncode == 0, done.stderr[-3000:]
     skipped, recorded, steps, packs, rows, refused = json.loads(done.stdout.strip().splitlines()[-1])
     assert skipped is True and recorded is False and steps == [32, 2048]
+    assert "Chat template warmup failed" not in done.stdout + done.stderr  # vLLM's traceback for a missing tokenizer
     assert packs == [["lm_head", False], ["model.embed_tokens", True]]  # the input embedding's pack released
     got = [ChoiceScores(tuple(ll), tuple(n), tuple(g), t) for ll, n, g, t in rows]
     compare_choice_scores(parity_choices, got, vllm_backend.score_choices(parity_choices))
