@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from harness.api.registry import get_task  # noqa: E402
+from harness.backends.vllm_engine import CPU_SCORING_KV_CACHE_GIB  # noqa: E402
 from tests.parity.lmeval_helpers import SIB_OVERRIDES, belebele_record, lmeval_yaml, write_jsonl  # noqa: E402
 
 SIDES = ("lm-eval", "xlh")
@@ -45,11 +46,12 @@ SIB_LANGS = ("eng_Latn", "deu_Latn", "swh_Latn", "yor_Latn", "zho_Hans")
 VLLM_ENV = {  # both sides alike (docs: /work/shared/notes/vllm-cpu.md); the caller's own settings win
     "VLLM_TARGET_DEVICE": "cpu",
     "VLLM_ENABLE_V1_MULTIPROCESSING": "0",
-    "VLLM_CPU_KVCACHE_SPACE": "1",  # xlh's own CPU default
     "VLLM_CPU_OMP_THREADS_BIND": f"0-{(os.cpu_count() or 1) - 1}",
     "VLLM_CPU_NUM_OF_RESERVED_CPU": "0",
 }
-MAX_MODEL_LEN = 2048  # vLLM, both sides: the model's 32k context would not fit the 1 GiB KV cache
+MAX_MODEL_LEN = 2048  # vLLM, both sides, as the lm-eval parity tests run it
+# lm-eval's vLLM engine gets the KV cache xlh's engine takes by default on CPU for these choice tasks.
+LMEVAL_KV_CACHE_BYTES = int(CPU_SCORING_KV_CACHE_GIB * 2**30)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,7 +213,10 @@ def lmeval_command(backend: str, model: Path, names: Sequence[str], folder: Path
         head, args = [sys.executable, "-m", "lm_eval"], f"pretrained={model},dtype=float32"
     else:
         head = [sys.executable, str(ROOT / "benchmarks" / "lmeval_vllm_cpu.py")]
-        args = f"pretrained={model},dtype=float32,max_model_len={MAX_MODEL_LEN},enforce_eager=True"
+        args = (
+            f"pretrained={model},dtype=float32,max_model_len={MAX_MODEL_LEN},enforce_eager=True,"
+            f"kv_cache_memory_bytes={LMEVAL_KV_CACHE_BYTES}"
+        )
     return [*head, "run", "--model", backend, "--model_args", args, "--tasks", ",".join(names),
             "--include_path", str(folder), "--batch_size", str(batch), "--device", "cpu", "--log_samples",
             "--output_path", str(out), "--seed", "1234"]  # fmt: skip
