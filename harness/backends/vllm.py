@@ -25,7 +25,7 @@ the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through t
   sampled token. ``info().dtype`` is the dtype the engine runs in (vLLM's ``auto`` picks it by model and GPU).
 - On CPU: dtype float32 for ``auto`` (bfloat16 is slower there and changes outputs), the engine in this process
   (``VLLM_ENABLE_V1_MULTIPROCESSING=0``: faster start-up, no spawn guard needed in callers), smaller KV blocks,
-  cache and steps than vLLM's (``vllm_engine.cpu_engine_defaults``), the input embedding's packed copy freed.
+  cache and steps than vLLM's (``vllm_engine.engine_sizes``), the input embedding's packed copy freed.
 - ``generates=False`` (``xlh eval`` when no selected task generates): the engine starts without its own tokenizer
   (``skip_tokenizer_init``; xlh tokenises locally) and refuses generation, whose stop strings it could not apply.
 """
@@ -50,7 +50,7 @@ from harness.backends.stops import cut_at_stop
 from harness.backends.tokenization import EncodedChoice, fit_generation, special_tokens_kwargs
 from harness.backends.vllm_engine import (
     configure_cpu_environment,
-    cpu_engine_defaults,
+    engine_sizes,
     load_tokenizer,
     lora_rank,
     on_gpu,
@@ -144,12 +144,7 @@ class VLLMBackend:
             "trust_remote_code": trust_remote_code,
             "seed": self.generation.seed,
         }
-        if self.device == "cpu":
-            engine_args.update(cpu_engine_defaults(kv_cache_gib, max_num_seqs, block_size, generates))
-        else:
-            kv_bytes = int(kv_cache_gib * 2**30) if kv_cache_gib is not None else None
-            optional = {"max_num_seqs": max_num_seqs, "block_size": block_size, "kv_cache_memory_bytes": kv_bytes}
-            engine_args.update({key: value for key, value in optional.items() if value is not None})
+        engine_args.update(engine_sizes(kv_cache_gib, max_num_seqs, block_size, generates, self.device == "cpu"))
         # xlh tokenises and decodes locally; the engine's own copies of the tokenizer serve only its stop strings.
         self.generates = generates
         engine_args["skip_tokenizer_init"] = not generates

@@ -29,23 +29,27 @@ CPU_SCORING_MAX_NUM_SEQS = 32
 CPU_SCORING_MAX_BATCHED_TOKENS = 2048
 
 
-def cpu_engine_defaults(
-    kv_cache_gib: float | None, max_num_seqs: int | None, block_size: int | None, generates: bool
+def engine_sizes(
+    kv_cache_gib: float | None, max_num_seqs: int | None, block_size: int | None, generates: bool, on_cpu: bool
 ) -> dict[str, int]:
-    """Engine arguments for KV cache size, step sizes and KV block size on CPU: the caller's, else xlh's CPU
-    defaults for an engine that generates or one that only scores (the KV cache's only when
-    ``VLLM_CPU_KVCACHE_SPACE`` does not set it)."""
-    arguments = {"block_size": block_size or CPU_DEFAULT_BLOCK_SIZE}
-    if not generates:
-        arguments["max_num_seqs"] = max_num_seqs or CPU_SCORING_MAX_NUM_SEQS
-        arguments["max_num_batched_tokens"] = CPU_SCORING_MAX_BATCHED_TOKENS
-    elif max_num_seqs is not None:
-        arguments["max_num_seqs"] = max_num_seqs
-    if kv_cache_gib is None and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
-        kv_cache_gib = CPU_DEFAULT_KV_CACHE_GIB if generates else CPU_SCORING_KV_CACHE_GIB
-    if kv_cache_gib is not None:
-        arguments["kv_cache_memory_bytes"] = int(kv_cache_gib * 2**30)
-    return arguments
+    """Engine arguments for KV cache size, step sizes and KV block size: the caller's, and on CPU xlh's defaults
+    for the rest, for an engine that generates or one that only scores (the KV cache's only when
+    ``VLLM_CPU_KVCACHE_SPACE`` does not set it). On GPU vLLM sizes what the caller leaves open."""
+    max_batched_tokens = None
+    if on_cpu:
+        block_size = block_size or CPU_DEFAULT_BLOCK_SIZE
+        if not generates:
+            max_num_seqs = max_num_seqs or CPU_SCORING_MAX_NUM_SEQS
+            max_batched_tokens = CPU_SCORING_MAX_BATCHED_TOKENS
+        if kv_cache_gib is None and not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
+            kv_cache_gib = CPU_DEFAULT_KV_CACHE_GIB if generates else CPU_SCORING_KV_CACHE_GIB
+    sizes = {
+        "block_size": block_size,
+        "max_num_seqs": max_num_seqs,
+        "max_num_batched_tokens": max_batched_tokens,
+        "kv_cache_memory_bytes": int(kv_cache_gib * 2**30) if kv_cache_gib is not None else None,
+    }
+    return {key: value for key, value in sizes.items() if value is not None}
 
 
 def release_unused_embedding_packs(llm: Any) -> None:
@@ -68,19 +72,15 @@ def _torch_linear(x: Any, weight: Any, bias: Any) -> Any:
     return torch.nn.functional.linear(x, weight, bias)
 
 
-def _release_unused_embedding_packs(model: Any) -> list[str]:
+def _release_unused_embedding_packs(model: Any) -> None:
     from vllm.model_executor.layers.vocab_parallel_embedding import ParallelLMHead, VocabParallelEmbedding
 
     head = getattr(model, "lm_head", None)
     if not isinstance(head, ParallelLMHead) or not hasattr(head, "cpu_linear"):
-        return []
-    released = []
-    for name, module in model.named_modules():
-        if module is head or not isinstance(module, VocabParallelEmbedding) or not hasattr(module, "cpu_linear"):
-            continue
-        setattr(module, "cpu_linear", _torch_linear)  # noqa: B010 (a module attribute mypy types as Tensor | Module)
-        released.append(name)
-    return released
+        return
+    for module in model.modules():
+        if module is not head and isinstance(module, VocabParallelEmbedding) and hasattr(module, "cpu_linear"):
+            setattr(module, "cpu_linear", _torch_linear)  # noqa: B010 (mypy types module attributes as Tensor | Module)
 
 
 def on_gpu() -> bool:

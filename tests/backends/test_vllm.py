@@ -19,7 +19,7 @@ from harness.backends import GenerationParams, create_backend
 from harness.backends.scoring import encode_for_scoring, shared_plan
 from harness.backends.tokenization import EncodedChoice, encode_choice
 from harness.backends.vllm import MAX_COMMON_WAVES, vllm_finish_reason
-from harness.backends.vllm_engine import cpu_engine_defaults
+from harness.backends.vllm_engine import engine_sizes
 from harness.errors import ConfigError, ModelError
 from harness.run.runner import RunConfig, run
 from tests.backends.conftest import VLLM_TEST_OPTIONS, long_text
@@ -269,20 +269,25 @@ def test_run_over_every_task_with_vllm_matches_transformers(vllm_backend, tiny_m
     assert len(differ) <= 0.05 * len(got)
 
 
-def test_cpu_engine_defaults_size_a_scoring_engine_below_a_generating_one(monkeypatch) -> None:
+def test_engine_sizes_on_cpu_size_a_scoring_engine_below_a_generating_one(monkeypatch) -> None:
     monkeypatch.delenv("VLLM_CPU_KVCACHE_SPACE", raising=False)
-    assert cpu_engine_defaults(None, None, None, generates=True) == {"block_size": 32, "kv_cache_memory_bytes": 2**30}
-    assert cpu_engine_defaults(None, None, None, generates=False) == {
+    generating = engine_sizes(None, None, None, generates=True, on_cpu=True)
+    assert generating == {"block_size": 32, "kv_cache_memory_bytes": 2**30}
+    assert engine_sizes(None, None, None, generates=False, on_cpu=True) == {
         "block_size": 32,
         "max_num_seqs": 32,
         "max_num_batched_tokens": 2048,
         "kv_cache_memory_bytes": 2**29,
     }
-    mine = cpu_engine_defaults(2.0, 8, 64, generates=False)  # the caller's values win
+    mine = engine_sizes(2.0, 8, 64, generates=False, on_cpu=True)  # the caller's values win
     assert (mine["kv_cache_memory_bytes"], mine["max_num_seqs"], mine["block_size"]) == (2**31, 8, 64)
-    assert cpu_engine_defaults(None, 128, None, generates=True)["max_num_seqs"] == 128
+    assert engine_sizes(None, 128, None, generates=True, on_cpu=True)["max_num_seqs"] == 128
+    # On GPU only the caller's values: vLLM sizes the rest from the GPU's memory.
+    assert engine_sizes(None, None, None, generates=False, on_cpu=False) == {}
+    on_gpu = engine_sizes(2.0, 8, None, generates=False, on_cpu=False)
+    assert on_gpu == {"max_num_seqs": 8, "kv_cache_memory_bytes": 2**31}
     monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "3")  # vLLM's own setting, left to vLLM
-    assert "kv_cache_memory_bytes" not in cpu_engine_defaults(None, None, None, generates=False)
+    assert "kv_cache_memory_bytes" not in engine_sizes(None, None, None, generates=False, on_cpu=True)
 
 
 def test_a_scoring_engine_scores_alike_and_refuses_to_generate(vllm_backend, tiny_model, parity_choices) -> None:
