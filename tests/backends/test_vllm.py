@@ -325,9 +325,12 @@ print(json.dumps([engine.llm.llm_engine.model_config.skip_tokenizer_init, option
     )
     assert done.returncode == 0, done.stderr[-3000:]
     skipped, recorded, steps, packs, rows, refused = json.loads(done.stdout.strip().splitlines()[-1])
-    assert skipped is True and recorded is False and steps == [32, 2048]
+    assert skipped is True and recorded is False
     assert "Chat template warmup failed" not in done.stdout + done.stderr  # vLLM's traceback for a missing tokenizer
-    assert packs == [["lm_head", False], ["model.embed_tokens", True]]  # the input embedding's pack released
+    if vllm_backend.device == "cpu":  # xlh's CPU step sizes; the input embedding's packed copy released
+        assert steps == [32, 2048] and packs == [["lm_head", False], ["model.embed_tokens", True]]
+    else:  # on GPU vLLM sizes its steps and packs nothing
+        assert steps == [None, None] and packs == []
     got = [ChoiceScores(tuple(ll), tuple(n), tuple(g), t) for ll, n, g, t in rows]
     compare_choice_scores(parity_choices, got, vllm_backend.score_choices(parity_choices))
     assert "generates=False" in refused
