@@ -36,6 +36,7 @@ from harness.backends.hf_model import (
     resolve_max_batch_tokens,
 )
 from harness.backends.hidden_states import embed_requests
+from harness.backends.memory import trim_heap
 from harness.backends.scoring import SharedPlan, encode_for_scoring
 from harness.backends.stops import cut_at_stop, eos_ids, finish_reason
 from harness.backends.tokenization import EncodedChoice, fit_generation, pad_token_id, special_tokens_kwargs
@@ -125,6 +126,7 @@ class TransformersBackend:
             for batch in self._batches(items):
                 for item, scores in zip(batch, score(batch), strict=True):
                     results[item.index] = scores
+                trim_heap()  # the pass's freed activations, before the next batch's (harness/backends/memory.py)
                 bar.update(len(batch))
         bar.close()
         assert all(r is not None for r in results), "a choice request was left unscored"
@@ -146,6 +148,7 @@ class TransformersBackend:
                 answers = self._generate_batch([requests[i] for i in batch], [fitted[i] for i in batch])
                 for i, answer in zip(batch, answers, strict=True):
                     results[i] = answer
+                trim_heap()
                 bar.update(len(batch))
         bar.close()
         assert all(r is not None for r in results), "a generation request was left unanswered"

@@ -8,15 +8,16 @@ from typing import Any
 import torch
 import transformers
 
-from harness.backends.memory import release_tokenizer_sources
+from harness.backends.memory import import_transformers_generation_without_sklearn, release_tokenizer_sources
 from harness.backends.model_folder import require_model_folder_if_local
 from harness.errors import ConfigError, ModelError
 
-# Padded tokens per forward pass on CPU. Throughput there does not grow past ~2,000 tokens a pass, while
+# Padded tokens per forward pass on CPU. Throughput there does not grow past ~1,000 tokens a pass, while
 # activations do: Belebele eng/deu LIMIT 50 on gemma-3-270m took 44.3 s and 1.94 GiB peak RSS at 16 contexts a
 # pass (~7,500 tokens), 42.6 s / 1.93 GiB at 4,096 tokens, 40.9 s / 1.81 GiB at 2,048 and 40.9 s / 1.76 GiB at
-# 1,024. On GPU larger passes are faster, so there is no limit there.
-CPU_MAX_BATCH_TOKENS = 2048
+# 1,024; the Belebele + SIB-200 slice peaked at 1.80 GiB at 1,024 against 1.83-1.89 GiB at 2,048 (with the heap
+# trimmed after each batch). On GPU larger passes are faster, so there is no limit there.
+CPU_MAX_BATCH_TOKENS = 1024
 
 
 def resolve_max_batch_tokens(max_batch_tokens: int | None, device: torch.device) -> int | None:
@@ -56,6 +57,7 @@ def load(
     attn_implementation: str | None = None,
 ):
     require_model_folder_if_local(model)
+    import_transformers_generation_without_sklearn()
     kernels = {"attn_implementation": attn_implementation} if attn_implementation else {}
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(

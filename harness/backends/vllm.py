@@ -54,7 +54,6 @@ from harness.backends.vllm_engine import (
     load_tokenizer,
     lora_rank,
     on_gpu,
-    release_unused_embedding_packs,
     resolve_dtype,
     start_engine,
     vllm_finish_reason,
@@ -151,9 +150,7 @@ class VLLMBackend:
         self.lora_request = None
         if lora_path is not None:
             engine_args.update(enable_lora=True, max_lora_rank=lora_rank(lora_path), max_loras=1)
-        self.llm = start_engine(engine_args)
-        if self.device == "cpu":
-            release_unused_embedding_packs(self.llm)
+        self.llm = start_engine(engine_args, on_cpu=self.device == "cpu")
         self.tokenizer = tokenizer or load_tokenizer(model, revision, trust_remote_code)
         if lora_path is not None:
             from vllm.lora.request import LoRARequest

@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import transformers
 
-from harness.backends.memory import release_tokenizer_sources, return_freed_memory
+from harness.backends.memory import import_transformers_generation_without_sklearn, release_tokenizer_sources
 from harness.errors import ConfigError, ModelError
 
 # Engine defaults on CPU, where vLLM's own are sized for a server with the machine's memory to itself.
@@ -52,35 +54,55 @@ def engine_sizes(
     return {key: value for key, value in sizes.items() if value is not None}
 
 
-def release_unused_embedding_packs(llm: Any) -> None:
-    """Free the packed matrix-product copies vLLM on CPU makes of input embeddings, which only look rows up.
+@contextmanager
+def embeddings_packed_on_first_product() -> Iterator[None]:
+    """While vLLM on CPU starts an engine, an input embedding's weight is packed for oneDNN's matrix product when
+    something first multiplies with it, not when the weights are loaded.
 
-    vLLM's CPU path packs every vocabulary embedding's weight for oneDNN when the weights are loaded
+    vLLM's CPU path packs every vocabulary embedding's weight as it loads them
     (``UnquantizedEmbeddingMethod.process_weights_after_loading``), the input embedding's as well as the LM
-    head's, and only the LM head multiplies with it: for gemma-3-270m in float32 that is 0.6 GiB held for nothing
-    (RSS after engine start 3.77 -> 3.15 GiB, every score identical). Only where the model's ``lm_head`` is a
-    ``ParallelLMHead`` with its own packed product (models that score with the embedding itself, as Gemma 2 does,
-    have none and keep theirs); a released embedding falls back to torch's own product if anything still asks
-    for one. CPU-only: on GPU there is no packed copy."""
-    llm.apply_model(_release_unused_embedding_packs)
-    return_freed_memory()
+    head's, yet an input embedding only looks rows up unless the model scores with it (Gemma 2 does; models with
+    an ``lm_head`` of their own, Gemma 3 among them, never do). For gemma-3-270m in float32 that copy is 0.6 GiB,
+    made while the engine starts: the start peaked at 3.79 GiB of RSS with it, 3.52 GiB without it and without
+    scikit-learn (``memory.import_transformers_generation_without_sklearn``). Packing on first use gives a model
+    that scores with its embedding the same packed product, later; LM heads (``ParallelLMHead``) pack as before.
+    In-process engines only (xlh's default on CPU); a spawned engine packs as vLLM does."""
+    from vllm.model_executor.layers.vocab_parallel_embedding import ParallelLMHead, UnquantizedEmbeddingMethod
+
+    pack = UnquantizedEmbeddingMethod.process_weights_after_loading
+
+    def process_weights_after_loading(method: Any, layer: Any) -> None:
+        if isinstance(layer, ParallelLMHead) or layer.weight.is_meta:
+            pack(method, layer)
+        else:
+            layer.cpu_linear = PackOnFirstProduct(layer, lambda: pack(method, layer))
+
+    UnquantizedEmbeddingMethod.process_weights_after_loading = process_weights_after_loading  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        UnquantizedEmbeddingMethod.process_weights_after_loading = pack  # type: ignore[method-assign]
+
+
+class PackOnFirstProduct:
+    """An embedding's ``cpu_linear`` until its first call: ``pack`` replaces the layer's ``cpu_linear`` with vLLM's
+    packed product, which then multiplies (torch's product if ``pack`` left none)."""
+
+    def __init__(self, layer: Any, pack: Callable[[], None]) -> None:
+        self.layer = layer
+        self.pack = pack
+
+    def __call__(self, x: Any, weight: Any, bias: Any) -> Any:
+        self.pack()
+        if self.layer.cpu_linear is self:
+            self.layer.cpu_linear = _torch_linear
+        return self.layer.cpu_linear(x, weight, bias)
 
 
 def _torch_linear(x: Any, weight: Any, bias: Any) -> Any:
     import torch
 
     return torch.nn.functional.linear(x, weight, bias)
-
-
-def _release_unused_embedding_packs(model: Any) -> None:
-    from vllm.model_executor.layers.vocab_parallel_embedding import ParallelLMHead, VocabParallelEmbedding
-
-    head = getattr(model, "lm_head", None)
-    if not isinstance(head, ParallelLMHead) or not hasattr(head, "cpu_linear"):
-        return
-    for module in model.modules():
-        if module is not head and isinstance(module, VocabParallelEmbedding) and hasattr(module, "cpu_linear"):
-            setattr(module, "cpu_linear", _torch_linear)  # noqa: B010 (mypy types module attributes as Tensor | Module)
 
 
 def on_gpu() -> bool:
@@ -130,6 +152,7 @@ def resolve_dtype(dtype: str, device: str) -> str:
 
 
 def load_tokenizer(model: str, revision: str | None, trust_remote_code: bool) -> Any:
+    import_transformers_generation_without_sklearn()  # AutoTokenizer imports transformers' model classes
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(
             model, revision=revision, trust_remote_code=trust_remote_code
@@ -166,7 +189,8 @@ class _NoTokenizerWarmup(logging.Filter):
 NO_TOKENIZER_WARMUP = _NoTokenizerWarmup()
 
 
-def start_engine(engine_args: dict[str, Any]) -> Any:
+def start_engine(engine_args: dict[str, Any], on_cpu: bool) -> Any:
+    import_transformers_generation_without_sklearn()  # vLLM's configuration imports transformers' model classes
     try:
         from vllm import LLM
     except ImportError as error:
@@ -176,7 +200,8 @@ def start_engine(engine_args: dict[str, Any]) -> Any:
     if engine_args.get("skip_tokenizer_init"):
         logging.getLogger("vllm.renderers.base").addFilter(NO_TOKENIZER_WARMUP)  # adds it once
     try:
-        return LLM(**engine_args)
+        with embeddings_packed_on_first_product() if on_cpu else nullcontext():
+            return LLM(**engine_args)
     except (ValueError, RuntimeError, OSError) as error:
         hint = ""
         kv_bytes = engine_args.get("kv_cache_memory_bytes")

@@ -292,7 +292,8 @@ def test_engine_sizes_on_cpu_size_a_scoring_engine_below_a_generating_one(monkey
 
 def test_a_scoring_engine_scores_alike_and_refuses_to_generate(vllm_backend, tiny_model, parity_choices) -> None:
     """A run of choice tasks starts vLLM to score only: without its own tokenizer (xlh tokenises locally), with
-    smaller steps on CPU, and with the packed copy of its input embedding released (an LM head keeps its own);
+    smaller steps on CPU, and without a packed copy of its input embedding until something multiplies with it (an
+    LM head packs its own as it loads);
     the same scores as the session's engine; generation, whose stop strings vLLM would then silently ignore, is
     refused by name. In a fresh process: closing a second in-process engine tears down the distributed state the
     session's engine uses."""
@@ -312,25 +313,37 @@ except ConfigError as error:
     refused = str(error)
 def packs(model):
     from vllm.model_executor.layers.vocab_parallel_embedding import VocabParallelEmbedding
-    from harness.backends.vllm_engine import _torch_linear
-    return sorted((name, module.cpu_linear is _torch_linear) for name, module in model.named_modules()
+    from harness.backends.vllm_engine import PackOnFirstProduct
+    return sorted((name, "on first product" if isinstance(module.cpu_linear, PackOnFirstProduct) else "packed")
+                  for name, module in model.named_modules()
                   if isinstance(module, VocabParallelEmbedding) and hasattr(module, "cpu_linear"))
+def first_product(model):  # what a model that scores with its input embedding (Gemma 2) would do
+    import torch
+    embedding = model.model.embed_tokens
+    if not hasattr(embedding, "cpu_linear"):
+        return None
+    x = torch.randn(3, embedding.weight.shape[1])
+    product = embedding.cpu_linear(x, embedding.weight, None)
+    return [bool(torch.allclose(product, x @ embedding.weight.T, atol=1e-4)), type(embedding.cpu_linear).__name__]
 options = engine.info().options
 print(json.dumps([engine.llm.llm_engine.model_config.skip_tokenizer_init, options["generates"],
                   [options["max_num_seqs"], options["max_num_batched_tokens"]], engine.llm.apply_model(packs)[0],
+                  engine.llm.apply_model(first_product)[0],
                   [[s.loglikelihoods, s.token_counts, s.is_greedy, s.truncated_tokens] for s in scores], refused]))
 """
     done = subprocess.run(
         [sys.executable, "-c", script], input=json.dumps(requests), capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    skipped, recorded, steps, packs, rows, refused = json.loads(done.stdout.strip().splitlines()[-1])
+    skipped, recorded, steps, packs, product, rows, refused = json.loads(done.stdout.strip().splitlines()[-1])
     assert skipped is True and recorded is False
     assert "Chat template warmup failed" not in done.stdout + done.stderr  # vLLM's traceback for a missing tokenizer
-    if vllm_backend.device == "cpu":  # xlh's CPU step sizes; the input embedding's packed copy released
-        assert steps == [32, 2048] and packs == [["lm_head", False], ["model.embed_tokens", True]]
+    if vllm_backend.device == "cpu":  # xlh's CPU step sizes; the input embedding packed only if multiplied with
+        assert steps == [32, 2048]
+        assert packs == [["lm_head", "packed"], ["model.embed_tokens", "on first product"]]
+        assert product == [True, "function"]  # the first product packed it (vLLM's packed product is a function)
     else:  # on GPU vLLM sizes its steps and packs nothing
-        assert steps == [None, None] and packs == []
+        assert steps == [None, None] and packs == [] and product is None
     got = [ChoiceScores(tuple(ll), tuple(n), tuple(g), t) for ll, n, g, t in rows]
     compare_choice_scores(parity_choices, got, vllm_backend.score_choices(parity_choices))
     assert "generates=False" in refused
