@@ -20,8 +20,9 @@ from harness.errors import ConfigError
 # as continuation rows, and on CPU a forward pass holds at most 2,048 padded tokens; vLLM reads those common
 # tokens from next-token distributions, in waves over the prefix cache, not from prompt log-probs (~1e-6 again);
 # 7: the transformers backend takes and records its attention kernels (``attn_implementation``; the default
-# unchanged), which float32 on a GPU showed can change answers
-ENCODING_VERSION = 7
+# unchanged), which float32 on a GPU showed can change answers; 8: on CPU a transformers forward pass holds at
+# most 1,024 padded tokens (other batch shapes: log-likelihoods move by ~1e-6)
+ENCODING_VERSION = 8
 
 # name -> "module:Class"; aliases point at the same class.
 BACKENDS: dict[str, str] = {

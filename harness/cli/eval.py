@@ -102,7 +102,7 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
         "--max-batch-tokens",
         type=int,
         default=None,
-        help="hf: padded tokens per forward pass at most (default: 2048 on CPU, no limit on GPU)",
+        help="hf: padded tokens per forward pass at most (default: 1024 on CPU, no limit on GPU)",
     )
     ev.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ev.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
