@@ -18,6 +18,7 @@ import torch
 
 from harness.api.requests import Embedding, EmbedRequest
 from harness.backends.hf_model import keeps_logits
+from harness.backends.memory import trim_heap
 from harness.backends.pooling import last_token, position_weighted_mean
 from harness.backends.tokenization import pad_token_id, special_tokens_kwargs
 
@@ -54,6 +55,7 @@ def embed_requests(
         weighted, last = _pooled(model, ids.to(device), mask.to(device))
         for row, index in enumerate(batch):
             answers[index] = Embedding(weighted[:, row], last[:, row], len(encoded[index]), cut[index])
+        trim_heap()  # the pass's freed activations (harness/backends/memory.py)
     assert all(answer is not None for answer in answers), "a text was left unembedded"
     return answers  # type: ignore[return-value]
 

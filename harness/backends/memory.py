@@ -27,6 +27,7 @@ import ctypes
 import ctypes.util
 import gc
 import sys
+import threading
 from collections.abc import Callable
 from functools import cache
 from typing import Any
@@ -70,6 +71,9 @@ def _malloc_trim() -> Callable[[int], int] | None:
 
 
 CANDIDATE_GENERATOR = "transformers.generation.candidate_generator"
+# Held while transformers' flag is swapped: runs in threads (harness/distributed) must not save each other's
+# stand-in as the real answer.
+_IMPORT_LOCK = threading.Lock()
 
 
 def import_transformers_generation_without_sklearn() -> None:
@@ -79,17 +83,18 @@ def import_transformers_generation_without_sklearn() -> None:
     The module keeps that answer: in this process assisted generation tunes no confidence threshold, which xlh
     never asks for. Anything else importing scikit-learn (xlh's F1) still gets it. A no-op once the module is
     imported, or where transformers has no such module or flag."""
-    if CANDIDATE_GENERATOR in sys.modules:
-        return
-    import transformers.utils
+    with _IMPORT_LOCK:
+        if CANDIDATE_GENERATOR in sys.modules:
+            return
+        import transformers.utils
 
-    answer = getattr(transformers.utils, "is_sklearn_available", None)
-    if answer is None:
-        return
-    transformers.utils.is_sklearn_available = lambda: False  # read by the module's ``from ..utils import``
-    try:
-        __import__(CANDIDATE_GENERATOR)
-    except ImportError:
-        pass  # a transformers without it: nothing imports scikit-learn through it either
-    finally:
-        transformers.utils.is_sklearn_available = answer
+        answer = getattr(transformers.utils, "is_sklearn_available", None)
+        if answer is None:
+            return
+        transformers.utils.is_sklearn_available = lambda: False  # read by the module's ``from ..utils import``
+        try:
+            __import__(CANDIDATE_GENERATOR)
+        except ImportError:
+            pass  # a transformers without it: nothing imports scikit-learn through it either
+        finally:
+            transformers.utils.is_sklearn_available = answer

@@ -42,6 +42,7 @@ import harness
 from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, GenerationRequest
 from harness.backends.base import BackendInfo, GenerationParams
 from harness.backends.chat import ChatTemplate
+from harness.backends.memory import import_transformers_generation_without_sklearn
 from harness.backends.openai_server import local_vocab_size, pick_served_model, tokenizer_limit
 from harness.backends.scoring import TokenScores, choice_scores, encode_for_scoring
 from harness.backends.stops import cut_at_stop
@@ -104,6 +105,7 @@ class OpenAIBackend:
         self.progress = progress
         self.received: dict[int, Any] = {}
         tokenizer_name = tokenizer or model
+        import_transformers_generation_without_sklearn()  # AutoTokenizer imports transformers' model classes
         try:
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(
                 tokenizer_name, revision=revision, trust_remote_code=trust_remote_code

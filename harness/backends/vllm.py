@@ -25,7 +25,8 @@ the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through t
   sampled token. ``info().dtype`` is the dtype the engine runs in (vLLM's ``auto`` picks it by model and GPU).
 - On CPU: dtype float32 for ``auto`` (bfloat16 is slower there and changes outputs), the engine in this process
   (``VLLM_ENABLE_V1_MULTIPROCESSING=0``: faster start-up, no spawn guard needed in callers), smaller KV blocks,
-  cache and steps than vLLM's (``vllm_engine.engine_sizes``), the input embedding's packed copy freed.
+  cache and steps than vLLM's (``vllm_engine.engine_sizes``), the input embedding packed for oneDNN only if something
+  multiplies with it (``vllm_engine.embeddings_packed_on_first_product``).
 - ``generates=False`` (``xlh eval`` when no selected task generates): the engine starts without its own tokenizer
   (``skip_tokenizer_init``; xlh tokenises locally) and refuses generation, whose stop strings it could not apply.
 """

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -69,34 +71,42 @@ def embeddings_packed_on_first_product() -> Iterator[None]:
     In-process engines only (xlh's default on CPU); a spawned engine packs as vLLM does."""
     from vllm.model_executor.layers.vocab_parallel_embedding import ParallelLMHead, UnquantizedEmbeddingMethod
 
-    pack = UnquantizedEmbeddingMethod.process_weights_after_loading
+    with _ENGINE_START_LOCK:  # engines started from threads (harness/distributed) must not restore each other's patch
+        pack = UnquantizedEmbeddingMethod.process_weights_after_loading
 
-    def process_weights_after_loading(method: Any, layer: Any) -> None:
-        if isinstance(layer, ParallelLMHead) or layer.weight.is_meta:
-            pack(method, layer)
-        else:
-            layer.cpu_linear = PackOnFirstProduct(layer, lambda: pack(method, layer))
+        def process_weights_after_loading(method: Any, layer: Any) -> None:
+            if isinstance(layer, ParallelLMHead) or layer.weight.is_meta:
+                pack(method, layer)
+            else:
+                layer.cpu_linear = PackOnFirstProduct(layer, lambda packed: pack(method, packed))
 
-    UnquantizedEmbeddingMethod.process_weights_after_loading = process_weights_after_loading  # type: ignore[method-assign,assignment]
-    try:
-        yield
-    finally:
-        UnquantizedEmbeddingMethod.process_weights_after_loading = pack  # type: ignore[method-assign]
+        UnquantizedEmbeddingMethod.process_weights_after_loading = process_weights_after_loading  # type: ignore[method-assign,assignment]
+        try:
+            yield
+        finally:
+            UnquantizedEmbeddingMethod.process_weights_after_loading = pack  # type: ignore[method-assign]
+
+
+_ENGINE_START_LOCK = threading.Lock()
 
 
 class PackOnFirstProduct:
-    """An embedding's ``cpu_linear`` until its first call: ``pack`` replaces the layer's ``cpu_linear`` with vLLM's
-    packed product, which then multiplies (torch's product if ``pack`` left none)."""
+    """An embedding's ``cpu_linear`` until its first call: ``pack(layer)`` replaces the layer's ``cpu_linear`` with
+    vLLM's packed product, which then multiplies (torch's product if ``pack`` left none). The layer is held weakly:
+    it holds this object, and a cycle would keep its weights until the cyclic collector ran."""
 
-    def __init__(self, layer: Any, pack: Callable[[], None]) -> None:
-        self.layer = layer
+    def __init__(self, layer: Any, pack: Callable[[Any], None]) -> None:
+        self.layer = weakref.ref(layer)
         self.pack = pack
 
     def __call__(self, x: Any, weight: Any, bias: Any) -> Any:
-        self.pack()
-        if self.layer.cpu_linear is self:
-            self.layer.cpu_linear = _torch_linear
-        return self.layer.cpu_linear(x, weight, bias)
+        layer = self.layer()
+        if layer is None:  # only the layer calls this: it cannot be gone
+            return _torch_linear(x, weight, bias)
+        self.pack(layer)
+        if layer.cpu_linear is self:
+            layer.cpu_linear = _torch_linear
+        return layer.cpu_linear(x, weight, bias)
 
 
 def _torch_linear(x: Any, weight: Any, bias: Any) -> Any:

@@ -76,6 +76,16 @@ print(json.dumps([loaded, generator.is_sklearn_available(), transformers.utils.i
     assert score == pytest.approx(2 / 3) and f1_loaded is True
 
 
+def test_a_transformers_backend_loads_its_model_without_sklearn(tiny_model: Path) -> None:
+    script = f"""
+import sys
+from harness.backends import GenerationParams, create_backend
+create_backend("hf", {str(tiny_model)!r}, GenerationParams(), progress=False)
+print("sklearn" in sys.modules)
+"""
+    assert run_python(script) == "False"
+
+
 def test_importing_twice_or_after_transformers_changes_nothing() -> None:
     script = """
 import json, sys
@@ -88,6 +98,7 @@ print(json.dumps([generator.is_sklearn_available(), "sklearn" in sys.modules]))
     assert json.loads(run_python(script)) == [True, True]  # imported before: left as transformers made it
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim and /proc: Linux only")
 def test_trim_heap_hands_freed_heap_blocks_back() -> None:
     """glibc keeps freed heap below a live block resident; ``trim_heap`` returns it. The blocks come from the heap
     as activations do once glibc's threshold has grown (here set high from the start)."""

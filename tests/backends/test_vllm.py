@@ -19,7 +19,7 @@ from harness.backends import GenerationParams, create_backend
 from harness.backends.scoring import encode_for_scoring, shared_plan
 from harness.backends.tokenization import EncodedChoice, encode_choice
 from harness.backends.vllm import MAX_COMMON_WAVES, vllm_finish_reason
-from harness.backends.vllm_engine import engine_sizes
+from harness.backends.vllm_engine import embeddings_packed_on_first_product, engine_sizes
 from harness.errors import ConfigError, ModelError
 from harness.run.runner import RunConfig, run
 from tests.backends.conftest import VLLM_TEST_OPTIONS, long_text
@@ -324,29 +324,43 @@ def first_product(model):  # what a model that scores with its input embedding (
         return None
     x = torch.randn(3, embedding.weight.shape[1])
     product = embedding.cpu_linear(x, embedding.weight, None)
-    return [bool(torch.allclose(product, x @ embedding.weight.T, atol=1e-4)), type(embedding.cpu_linear).__name__]
+    from harness.backends.vllm_engine import PackOnFirstProduct, _torch_linear
+    packed = not isinstance(embedding.cpu_linear, PackOnFirstProduct) and embedding.cpu_linear is not _torch_linear
+    return [bool(torch.allclose(product, x @ embedding.weight.T, atol=1e-4)), packed]
 options = engine.info().options
 print(json.dumps([engine.llm.llm_engine.model_config.skip_tokenizer_init, options["generates"],
                   [options["max_num_seqs"], options["max_num_batched_tokens"]], engine.llm.apply_model(packs)[0],
-                  engine.llm.apply_model(first_product)[0],
+                  engine.llm.apply_model(first_product)[0], "sklearn" in sys.modules,
                   [[s.loglikelihoods, s.token_counts, s.is_greedy, s.truncated_tokens] for s in scores], refused]))
 """
     done = subprocess.run(
         [sys.executable, "-c", script], input=json.dumps(requests), capture_output=True, text=True, timeout=600
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    skipped, recorded, steps, packs, product, rows, refused = json.loads(done.stdout.strip().splitlines()[-1])
+    skipped, recorded, steps, packs, product, sklearn, rows, refused = json.loads(done.stdout.strip().splitlines()[-1])
     assert skipped is True and recorded is False
     assert "Chat template warmup failed" not in done.stdout + done.stderr  # vLLM's traceback for a missing tokenizer
     if vllm_backend.device == "cpu":  # xlh's CPU step sizes; the input embedding packed only if multiplied with
         assert steps == [32, 2048]
         assert packs == [["lm_head", "packed"], ["model.embed_tokens", "on first product"]]
-        assert product == [True, "function"]  # the first product packed it (vLLM's packed product is a function)
+        assert product == [True, True]  # the first product packed it: vLLM's packed product, not torch's
     else:  # on GPU vLLM sizes its steps and packs nothing
         assert steps == [None, None] and packs == [] and product is None
     got = [ChoiceScores(tuple(ll), tuple(n), tuple(g), t) for ll, n, g, t in rows]
     compare_choice_scores(parity_choices, got, vllm_backend.score_choices(parity_choices))
     assert "generates=False" in refused
+    assert sklearn is False  # transformers' model classes came without it (harness/backends/memory.py)
+
+
+def test_the_embedding_packing_patch_is_undone_when_an_engine_fails_to_start() -> None:
+    from vllm.model_executor.layers.vocab_parallel_embedding import UnquantizedEmbeddingMethod
+
+    vllms = UnquantizedEmbeddingMethod.process_weights_after_loading
+    with pytest.raises(RuntimeError, match="no engine"):
+        with embeddings_packed_on_first_product():
+            assert UnquantizedEmbeddingMethod.process_weights_after_loading is not vllms
+            raise RuntimeError("no engine")
+    assert UnquantizedEmbeddingMethod.process_weights_after_loading is vllms
 
 
 def test_bad_options_fail_before_the_engine_starts(tiny_model, tmp_path) -> None:
