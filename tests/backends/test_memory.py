@@ -4,6 +4,7 @@ classes import without scikit-learn; freed heap goes back to the system."""
 from __future__ import annotations
 
 import json
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -98,7 +99,9 @@ print(json.dumps([generator.is_sklearn_available(), "sklearn" in sys.modules]))
     assert json.loads(run_python(script)) == [True, True]  # imported before: left as transformers made it
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim and /proc: Linux only")
+@pytest.mark.skipif(
+    platform.libc_ver()[0] != "glibc", reason="glibc's mallopt and malloc_trim, and /proc: Linux with glibc"
+)
 def test_trim_heap_hands_freed_heap_blocks_back() -> None:
     """glibc keeps freed heap below a live block resident; ``trim_heap`` returns it. The blocks come from the heap
     as activations do once glibc's threshold has grown (here set high from the start)."""
