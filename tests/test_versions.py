@@ -41,6 +41,8 @@ ENCODING_MODULES = (
     "harness.backends.batching",
     "harness.backends.hf",
     "harness.backends.vllm",
+    "harness.backends.vllm_walks",
+    "harness.backends.vllm_forcing",
     "harness.backends.openai",
 )
 

@@ -21,8 +21,10 @@ from harness.errors import ConfigError
 # tokens from next-token distributions, in waves over the prefix cache, not from prompt log-probs (~1e-6 again);
 # 7: the transformers backend takes and records its attention kernels (``attn_implementation``; the default
 # unchanged), which float32 on a GPU showed can change answers; 8: on CPU a transformers forward pass holds at
-# most 1,024 padded tokens (other batch shapes: log-likelihoods move by ~1e-6)
-ENCODING_VERSION = 8
+# most 1,024 padded tokens (other batch shapes: log-likelihoods move by ~1e-6); 9: vLLM scores choices by forced
+# decoding (``vllm_walks.py``): continuation tokens come from decoding steps, not prompt log-probs or waves
+# (log-likelihoods within 3e-5 of the waves' on SIB-200, every prediction and greedy flag the same)
+ENCODING_VERSION = 9
 
 # name -> "module:Class"; aliases point at the same class.
 BACKENDS: dict[str, str] = {

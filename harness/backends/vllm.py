@@ -9,20 +9,20 @@ the scheduler batches across them. GPU through the ``vllm`` wheel, CPU through t
   "stop" for EOS and stop strings alike and tells them apart in ``stop_reason``.
 - Truncation: prompts and contexts that do not fit keep their BOS and their end (``truncate_left``; a
   generation budget above 256 first shrinks to fit, ``fit_generation``), and every answer counts the tokens cut.
-- Choice scoring, ``score_mode="shared_context"`` (default): vLLM does not read its prefix cache for a request that
-  asks for prompt log-probs, so scoring every context+continuation sequence recomputes the context once per
-  continuation. Instead, per request, the shared prefix (context + the continuations' common tokens, see
-  ``scoring.py``) runs once with ``max_tokens=1`` and ``logprob_token_ids`` set to the continuations' next tokens:
-  that reads every single-token continuation from the next-token distribution (no top-k cut-off) and fills the
-  prefix cache. Common tokens (SIB-200's " \n\n", moved from the context into every topic by lm-eval's encoding)
-  are read the same way, one wave of requests per token before it (at most ``MAX_COMMON_WAVES``), each wave
-  reading the blocks the previous one cached. Continuations of two or more tokens then run as
-  context+continuation with prompt log-probs, reading the cached prefix: vLLM computes (and returns valid
-  log-probs for) only the positions after it. Rows vLLM did not compute hold garbage, so a reply whose cache hit
-  reached past the shared prefix is recomputed without the cache. ``score_mode="full"`` is the plain computation
-  (every sequence with prompt log-probs, no cache), kept as the reference. Speed-ups: BENCHMARKS.md.
-- Greedy flags: prompt tokens use vLLM's rank (1 = no token more likely); next-token reads compare with the greedy
-  sampled token. ``info().dtype`` is the dtype the engine runs in (vLLM's ``auto`` picks it by model and GPU).
+- Choice scoring, ``score_mode="shared_context"`` (default), by forced decoding (``vllm_walks.py``): per request, one
+  walk: the context as the prompt, then the continuations' common tokens (SIB-200's " \n\n", moved from the context
+  into every topic by lm-eval's encoding; at most ``MAX_COMMON_TOKENS``) and the first continuation of two or more
+  tokens emitted token by token, forced by a logits processor the engine starts with; each step's sampled-token
+  log-prob is that token's score, and the step after the common tokens also reads every continuation's first token
+  (``logprob_token_ids``: no top-k cut-off). Each other continuation of two or more tokens then walks on from its
+  first token, reading the prefix pass 1 cached. The context is computed once and the 262,144-wide LM head (Gemma)
+  only at the steps read; prompt log-probs would run it at every computed position, and vLLM's whole-block prefix
+  cache would recompute the prefix's last partial block for every read. Items with longer shared texts (XNLI's
+  premise inside every continuation) are scored in full. ``score_mode="full"`` is the plain computation (every
+  context+continuation sequence with prompt log-probs, no cache), kept as the reference. Speed-ups: BENCHMARKS.md.
+- Greedy flags: vLLM's rank of a scored token (1 = no token as likely), and for the first tokens read after the
+  common tokens, the argmax the walk reports.
+- ``info().dtype`` is the dtype the engine runs in (vLLM's ``auto`` picks it by model and GPU).
 - On CPU: dtype float32 for ``auto`` (bfloat16 is slower there and changes outputs), the engine in this process
   (``VLLM_ENABLE_V1_MULTIPROCESSING=0``: faster start-up, no spawn guard needed in callers), smaller KV blocks,
   cache and steps than vLLM's (``vllm_engine.engine_sizes``), the input embedding packed for oneDNN only if something
@@ -59,11 +59,12 @@ from harness.backends.vllm_engine import (
     start_engine,
     vllm_finish_reason,
 )
+from harness.backends.vllm_walks import PROCESSOR, Walk, WalkResult, read_walk
 from harness.errors import ConfigError, ModelError
 
 SCORE_MODES = ("shared_context", "full")
 MAX_NEXT_TOKEN_IDS = 128  # vLLM's limit on SamplingParams.logprob_token_ids (MAX_LOGPROB_TOKEN_IDS)
-MAX_COMMON_WAVES = 4  # common tokens read in next-token waves; more and the item is scored in full
+MAX_COMMON_TOKENS = 4  # common tokens walked as decoding steps; more and the item is scored in full
 # Engine options recorded in results, with the values the engine actually got.
 _RECORDED = (
     "dtype",
@@ -148,6 +149,7 @@ class VLLMBackend:
         # xlh tokenises and decodes locally; the engine's own copies of the tokenizer serve only its stop strings.
         self.generates = generates
         engine_args["skip_tokenizer_init"] = not generates
+        engine_args["logits_processors"] = [PROCESSOR]  # forced walks for choice scoring (vllm_walks.py)
         self.lora_request = None
         if lora_path is not None:
             engine_args.update(enable_lora=True, max_lora_rank=lora_rank(lora_path), max_loras=1)
@@ -269,72 +271,53 @@ class VLLMBackend:
         return results
 
     def _score_shared_chunk(self, encoded: list[EncodedChoice]) -> list[ChoiceScores]:
-        from vllm import SamplingParams
-        from vllm.inputs import TokensPrompt
-
         plans = [shared_plan(item) for item in encoded]
         scores = [[TokenScores() for _ in item.continuations] for item in encoded]
-        fallback: list[int] = []
-        owners: list[int] = []
-        block = self._block_size()
-        for index, plan in enumerate(plans):
-            # Sharing pays when a continuation is read from the next-token distribution (one prompt-log-prob
-            # sequence less) or when the prefix fills a cache block (vLLM caches whole blocks only);
-            # otherwise the first pass would only add a request.
-            worth = any(len(rest) == 1 for rest in plan.rests) or len(plan.prefix) >= block
-            # Each common token is a wave (an engine pass recomputing the prefix's last partial block): a few, as
-            # SIB-200's " \n\n", pay; a long shared text (XNLI's premise in every sentence continuation) does not.
-            if not worth or plan.common > MAX_COMMON_WAVES or len(plan.first_tokens) > MAX_NEXT_TOKEN_IDS:
-                fallback.append(index)
-            else:
-                owners.append(index)
-        # Pass 1, in waves: wave k reads common token k of every prefix that has one from the next-token
-        # distribution of context + common[:k], and a prefix's last wave reads the first token of every
-        # continuation's own part. Each wave reads the blocks the one before cached, so the context is
-        # computed once; prompt log-probs would instead run the 262,144-wide LM head (Gemma) at every position.
-        commons = [TokenScores() for _ in plans]
-        for wave in range(max((plans[i].common for i in owners), default=0) + 1):
-            batch = [i for i in owners if plans[i].common >= wave]
-            wanted = [_wave_targets(plans[i], wave) for i in batch]
-            prompts = [
-                TokensPrompt(prompt_token_ids=list(plans[i].prefix[: plans[i].context_length + wave])) for i in batch
-            ]
-            params = [
-                SamplingParams(
-                    max_tokens=1, temperature=0.0, logprob_token_ids=targets, flat_logprobs=True, detokenize=False
-                )
-                for targets in wanted
-            ]
-            for i, wave_tokens, output in zip(batch, wanted, self._run(prompts, params), strict=True):
-                plan = plans[i]
-                sample = output.outputs[0]
-                # The requested ids' entries carry their log-probs; their ranks are not vocabulary ranks, so
-                # the greedy flag compares with the token greedy sampling picked.
-                greedy_token, next_logprobs = sample.token_ids[0], sample.logprobs[0]
-                if wave < plan.common:
-                    (token,) = wave_tokens  # the common token this wave reads
-                    commons[i].add(float(next_logprobs[token].logprob), token == greedy_token)
-                    continue
-                for rest, target in zip(plan.rests, scores[i], strict=True):
-                    target.extend(commons[i])
-                    target.add(float(next_logprobs[rest[0]].logprob), rest[0] == greedy_token)
-
-        # Pass 2: the rest of every continuation of two or more tokens, reading the cached prefix.
+        # A long shared text (XNLI's premise in every sentence continuation) would be a decoding step per token:
+        # such items, and those with more distinct first tokens than vLLM reads at once, are scored in full.
+        walked = [
+            i
+            for i, plan in enumerate(plans)
+            if plan.common <= MAX_COMMON_TOKENS and len(plan.first_tokens) <= MAX_NEXT_TOKEN_IDS
+        ]
+        # Pass 1, a walk per item: the context, then its common tokens and the first continuation of two or more
+        # tokens forced; the step after the common tokens reads every continuation's first token.
+        firsts = [_first_walk(plans[i]) for i in walked]
+        for i, walk, result in zip(walked, firsts, self._walk(firsts), strict=True):
+            _score_first_walk(plans[i], walk, result, scores[i])
+        # Pass 2: every other continuation of two or more tokens walks on from its first token, reading the prefix
+        # pass 1 cached; items not walked are scored with prompt log-probs.
+        walks, targets = [], []
+        for i in walked:
+            plan, followed = plans[i], _followed(plans[i])
+            for index, (rest, target) in enumerate(zip(plan.rests, scores[i], strict=True)):
+                if len(rest) > 1 and index != followed:
+                    walks.append(Walk(prompt=plan.prefix + rest[:1], path=rest[1:]))
+                    targets.append(target)
+        for target, result in zip(targets, self._walk(walks), strict=True):
+            for step in result.steps:
+                target.add(step.logprob, step.rank == 1)
         reads = []
-        fallen = set(fallback)
-        for index, (plan, targets) in enumerate(zip(plans, scores, strict=True)):
-            if index in fallen:
-                item = encoded[index]
-                reads += [  # a cache hit within the context still leaves every scored row computed
-                    _Sequence(item.context + c, len(item.context), len(item.context) - 1, t)
-                    for c, t in zip(item.continuations, targets, strict=True)
-                ]
-                continue
-            for rest, target in zip(plan.rests, targets, strict=True):
-                if len(rest) > 1:
-                    reads.append(_Sequence(plan.prefix + rest, len(plan.prefix) + 1, len(plan.prefix), target))
+        fallen = sorted(set(range(len(encoded))) - set(walked))
+        for index in fallen:
+            item = encoded[index]
+            reads += [  # a cache hit within the context still leaves every scored row computed
+                _Sequence(item.context + c, len(item.context), len(item.context) - 1, t)
+                for c, t in zip(item.continuations, scores[index], strict=True)
+            ]
         self._read_prompt_logprobs(reads)
         return [choice_scores(row, item.truncated) for row, item in zip(scores, encoded, strict=True)]
+
+    def _walk(self, walks: list[Walk]) -> list[WalkResult]:
+        from vllm.inputs import TokensPrompt
+
+        outputs = self._run(
+            [TokensPrompt(prompt_token_ids=list(w.prompt)) for w in walks], [w.sampling_params() for w in walks]
+        )
+        try:
+            return [read_walk(walk, output) for walk, output in zip(walks, outputs, strict=True)]
+        except RuntimeError as error:
+            raise ModelError(f"vLLM: {error}; was the engine started by xlh (it registers {PROCESSOR})?") from error
 
     def _read_prompt_logprobs(self, reads: list[_Sequence]) -> None:
         """Add the prompt log-probs of every read's scored positions to its target; a read that no cache hit can
@@ -389,11 +372,33 @@ class VLLMBackend:
         return int(blocks * size) if blocks and size else 32_768
 
 
-def _wave_targets(plan: SharedPlan, wave: int) -> list[int]:
-    """The token ids pass 1's wave ``wave`` reads after ``plan``'s context and first ``wave`` common tokens."""
-    if wave < plan.common:
-        return [plan.prefix[plan.context_length + wave]]
-    return plan.first_tokens
+def _followed(plan: SharedPlan) -> int | None:
+    """The continuation pass 1 walks to its end: the first of two or more tokens of its own."""
+    return next((index for index, rest in enumerate(plan.rests) if len(rest) > 1), None)
+
+
+def _first_walk(plan: SharedPlan) -> Walk:
+    followed = _followed(plan)
+    rest = plan.rests[followed] if followed is not None else ()
+    return Walk(
+        prompt=plan.prefix[: plan.context_length],
+        path=plan.prefix[plan.context_length :] + rest,
+        branch=plan.common,
+        read_ids=tuple(plan.first_tokens),
+    )
+
+
+def _score_first_walk(plan: SharedPlan, walk: Walk, result: WalkResult, targets: list[TokenScores]) -> None:
+    commons = TokenScores()
+    for step in result.steps[: plan.common]:
+        commons.add(step.logprob, step.rank == 1)
+    for rest, target in zip(plan.rests, targets, strict=True):
+        target.extend(commons)
+        target.add(result.branch_reads[rest[0]], rest[0] == result.branch_argmax)
+    followed = _followed(plan)
+    if followed is not None:
+        for step in result.steps[plan.common + 1 :]:
+            targets[followed].add(step.logprob, step.rank == 1)
 
 
 def _chunks_by_tokens(items: list[EncodedChoice], budget: int) -> list[list[EncodedChoice]]:
