@@ -55,6 +55,7 @@ from harness.backends.vllm_engine import (
     load_tokenizer,
     lora_rank,
     on_gpu,
+    require_v1_model_runner,
     resolve_dtype,
     start_engine,
     vllm_finish_reason,
@@ -126,7 +127,7 @@ class VLLMBackend:
         self.add_bos_token = add_bos_token
         self.progress = progress
         self.device = "cuda" if on_gpu() else "cpu"
-        environment = {} if self.device == "cuda" else configure_cpu_environment()
+        environment = require_v1_model_runner() | ({} if self.device == "cuda" else configure_cpu_environment())
         require_model_folder_if_local(model)
         # The tokenizer waits for the engine (its 0.1 GiB for Gemma would add to the engine's loading peak) unless a
         # chat template must be checked before the engine starts.
@@ -177,7 +178,7 @@ class VLLMBackend:
         )
         if self.chat is not None:
             self._options.update(self.chat.describe())
-        # Replies whose prefix-cache hit reached past the shared prefix (recomputed without the cache).
+        # Prompt-log-prob replies whose cache hit reached past the rows they score (recomputed without the cache).
         self.cache_overreach = 0
 
     # -- protocol ---------------------------------------------------------------------------------
@@ -283,8 +284,8 @@ class VLLMBackend:
         # Pass 1, a walk per item: the context, then its common tokens and the first continuation of two or more
         # tokens forced; the step after the common tokens reads every continuation's first token.
         firsts = [_first_walk(plans[i]) for i in walked]
-        for i, walk, result in zip(walked, firsts, self._walk(firsts), strict=True):
-            _score_first_walk(plans[i], walk, result, scores[i])
+        for i, result in zip(walked, self._walk(firsts), strict=True):
+            _score_first_walk(plans[i], result, scores[i])
         # Pass 2: every other continuation of two or more tokens walks on from its first token, reading the prefix
         # pass 1 cached; items not walked are scored with prompt log-probs.
         walks, targets = [], []
@@ -388,7 +389,7 @@ def _first_walk(plan: SharedPlan) -> Walk:
     )
 
 
-def _score_first_walk(plan: SharedPlan, walk: Walk, result: WalkResult, targets: list[TokenScores]) -> None:
+def _score_first_walk(plan: SharedPlan, result: WalkResult, targets: list[TokenScores]) -> None:
     commons = TokenScores()
     for step in result.steps[: plan.common]:
         commons.add(step.logprob, step.rank == 1)

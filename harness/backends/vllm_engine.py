@@ -20,8 +20,9 @@ from harness.errors import ConfigError, ModelError
 
 # Engine defaults on CPU, where vLLM's own are sized for a server with the machine's memory to itself.
 CPU_DEFAULT_KV_CACHE_GIB = 1.0
-# vLLM's CPU default is 128 tokens a KV block, and its prefix cache shares whole blocks only: SIB-200's 40-100-token
-# contexts were recomputed by every wave. 32: the smallest multiple of 32, which its CPU kernels want (16: no faster).
+# vLLM's CPU default is 128 tokens a KV block, and its prefix cache shares whole blocks only: a request reading a
+# cached prefix (choice scoring's second walks, the next chunk's repeated contexts) recomputes its last partial
+# block. 32: the smallest multiple of 32, which its CPU kernels want (16: no faster).
 CPU_DEFAULT_BLOCK_SIZE = 32
 # An engine that only scores: each step holds vocabulary-wide rows (logits, log-probs: 1 MiB a row for Gemma's
 # 262,144 tokens in float32) for every sequence, and activations for every token, of the step. vLLM's CPU defaults
@@ -118,6 +119,20 @@ def on_gpu() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def require_v1_model_runner() -> dict[str, str]:
+    """xlh's choice scoring forces decoding paths with a logits processor (``vllm_forcing.py``) written for vLLM's
+    V1 model runner; V2, vLLM 0.32's default on GPUs where Triton works, loads processors of another interface
+    and would refuse it at start. V1 is asked for unless the user chose V2, which is refused by name. On CPU
+    vLLM runs V1 anyway (no Triton there); the GPU path is untested here (the lent GPU machine has no vLLM)."""
+    value = os.environ.setdefault("VLLM_USE_V2_MODEL_RUNNER", "0")
+    if value.strip() != "0":
+        raise ConfigError(
+            f"VLLM_USE_V2_MODEL_RUNNER={value}: xlh's vLLM backend needs vLLM's V1 model runner (its choice scoring "
+            "registers a V1 logits processor); unset it or set it to 0"
+        )
+    return {"VLLM_USE_V2_MODEL_RUNNER": "0"}
 
 
 def configure_cpu_environment() -> dict[str, str]:

@@ -18,10 +18,23 @@ from harness.backends.vllm_walks import WALK_ARG
 
 @dataclass
 class _Forcing:
+    walk: dict[str, Any]  # the request's extra_args[WALK_ARG]; the noted argmax is kept in it (see ``argmax``)
     path: tuple[int, ...]
-    branch: int | None
     outputs: Sequence[int]  # the request's output tokens, a live list kept by vLLM
-    argmax: int | None = None
+
+    @property
+    def branch(self) -> int | None:
+        return self.walk["branch"]
+
+    @property
+    def argmax(self) -> int | None:
+        # Kept in the request's own parameters: vLLM drops a request it does not schedule in a step from the batch
+        # and adds it back later with the same SamplingParams object and output list, to a fresh _Forcing.
+        return self.walk.get("argmax")
+
+    @argmax.setter
+    def argmax(self, token: int) -> None:
+        self.walk["argmax"] = token
 
     def token_at(self, step: int) -> int | None:
         if step < len(self.path):
@@ -35,7 +48,7 @@ def _forcing(params: SamplingParams, _prompt: list[int] | None, outputs: list[in
     walk = (params.extra_args or {}).get(WALK_ARG)
     if walk is None:
         return None
-    return _Forcing(tuple(walk["path"]), walk["branch"], outputs)
+    return _Forcing(walk, tuple(walk["path"]), outputs)
 
 
 class ForcedPathProcessor(LogitsProcessor):
@@ -50,6 +63,8 @@ class ForcedPathProcessor(LogitsProcessor):
         walk = (sampling_params.extra_args or {}).get(WALK_ARG)
         if walk is None:
             return
+        if not isinstance(walk, dict):
+            raise ValueError(f"{WALK_ARG} must be a dict with 'path' and 'branch'")
         path, branch = walk.get("path"), walk.get("branch")
         if not isinstance(path, list) or not all(isinstance(token, int) for token in path):
             raise ValueError(f"{WALK_ARG}['path'] must be a list of token ids")

@@ -18,8 +18,9 @@ from harness.api.requests import ChoiceRequest, ChoiceScores, Generation, Genera
 from harness.backends import GenerationParams, create_backend
 from harness.backends.scoring import encode_for_scoring, shared_plan
 from harness.backends.tokenization import EncodedChoice, encode_choice
-from harness.backends.vllm import MAX_COMMON_WAVES, vllm_finish_reason
+from harness.backends.vllm import MAX_COMMON_TOKENS, vllm_finish_reason
 from harness.backends.vllm_engine import embeddings_packed_on_first_product, engine_sizes
+from harness.backends.vllm_walks import WALK_ARG, Walk
 from harness.errors import ConfigError, ModelError
 from harness.run.runner import RunConfig, run
 from tests.backends.conftest import VLLM_TEST_OPTIONS, long_text
@@ -101,44 +102,89 @@ def test_shared_prefix_split_keeps_every_continuation_token() -> None:
     assert (single.prefix, single.rests) == ((1,), ((4, 4),))
 
 
-def test_common_tokens_are_read_in_waves_without_prompt_logprobs(vllm_backend, hf_backend, monkeypatch) -> None:
-    """SIB-200-like: the context ends in " \\n\\n", so every continuation starts with the same tokens. The first
-    pass reads them from next-token distributions, one wave of requests per common token (context + the tokens
-    before it), never with prompt log-probs over the context; the scores equal transformers'."""
+def test_common_tokens_and_long_continuations_are_walked_once(vllm_backend, hf_backend, monkeypatch) -> None:
+    """SIB-200-like: the context ends in " \\n\\n", so every continuation starts with the same tokens. Pass 1 is
+    one forced walk per request (prompt = the context; the common tokens and the first continuation of two or
+    more tokens emitted); pass 2 walks each other such continuation on from its first token. No prompt log-probs,
+    no request per common token; the scores equal transformers'."""
     requests = [
-        ChoiceRequest(context=f"Text {n}: what is the topic? \n\n", continuations=(" 7", " 9", " 12 Eier"))
+        ChoiceRequest(
+            context=f"Text {n}: what is the topic? \n\n", continuations=(" 7", " 12 Eier", " 9", " 13 Hühner")
+        )
         for n in range(3)
     ]
     plans = [shared_plan(encode_choice(vllm_backend.tokenizer, r.context, r.continuations)) for r in requests]
-    assert {plan.common for plan in plans} == {plans[0].common} and plans[0].common >= 1, [p.common for p in plans]
-    common = plans[0].common
-    calls: list[list[tuple[int, object]]] = []
+    assert all(plan.common >= 1 for plan in plans), [p.common for p in plans]
+    assert all(len(plan.rests[1]) > 1 and len(plan.rests[3]) > 1 for plan in plans)
+    assert all(len(plan.rests[0]) == len(plan.rests[2]) == 1 for plan in plans)
+    calls: list[list[tuple[int, object, object]]] = []
     run_engine = vllm_backend._run
 
     def spy(prompts, params):
-        calls.append([(len(p["prompt_token_ids"]), q.prompt_logprobs) for p, q in zip(prompts, params, strict=True)])
+        shapes = zip(prompts, params, strict=True)
+        calls.append([(len(p["prompt_token_ids"]), q.prompt_logprobs, q.extra_args) for p, q in shapes])
         return run_engine(prompts, params)
 
     monkeypatch.setattr(vllm_backend, "_run", spy)
     got = vllm_backend.score_choices(requests)
-    waves = calls[: common + 1]
-    assert [sorted(length for length, _ in wave) for wave in waves] == [
-        sorted(plan.context_length + k for plan in plans) for k in range(common + 1)
+    first, second = [call for call in calls if call]
+    assert [length for length, _, _ in first] == [plan.context_length for plan in plans]
+    assert [walk[WALK_ARG]["path"] for _, _, walk in first] == [
+        list(plan.prefix[plan.context_length :] + plan.rests[1]) for plan in plans
     ]
-    assert all(logprobs is None for wave in waves for _, logprobs in wave)
+    assert [length for length, _, _ in second] == [len(plan.prefix) + 1 for plan in plans]
+    assert [walk[WALK_ARG]["path"] for _, _, walk in second] == [list(plan.rests[3][1:]) for plan in plans]
+    assert all(logprobs is None for call in (first, second) for _, logprobs, _ in call)
     compare_choice_scores(requests, got, hf_backend.score_choices(requests))
 
 
-def test_a_long_shared_text_is_scored_in_full_without_waves(vllm_backend, hf_backend, data_dir, monkeypatch) -> None:
-    """XNLI's sentence variant: an empty context and three continuations that share the whole premise. A wave per
-    shared token would cost an engine pass each (3.7x slower than full scoring, measured); such items are scored in
-    full, and skip a prefix cache that cannot serve their rows instead of being recomputed after a hit."""
+def test_greedy_flags_of_walked_continuations_match_transformers(vllm_backend, hf_backend, parity_prompts) -> None:
+    """A continuation made of the model's own greedy tokens is greedy in both engines, whether the walk follows
+    it (its steps' ranks) or follows another continuation (the argmax the walk reports after its path)."""
+    contexts = [r.prompt for r in parity_prompts[:8]]
+    greedy = vllm_backend.generate([GenerationRequest(prompt=c, max_new_tokens=3) for c in contexts])
+    requests = [
+        ChoiceRequest(context=c, continuations=order)
+        for c, answer in zip(contexts, greedy, strict=True)
+        if answer.text.strip()
+        for order in ((answer.text, " qq zz"), (" qq zz", answer.text))
+    ]
+    expected = hf_backend.score_choices(requests)
+    followed_greedy = [s.is_greedy[0] for s in expected[0::2]]
+    reported_greedy = [s.is_greedy[1] for s in expected[1::2]]
+    assert any(followed_greedy) and any(reported_greedy), "no continuation is the model's greedy text"
+    compare_choice_scores(requests, vllm_backend.score_choices(requests), expected)
+
+
+def test_a_walk_reports_the_argmax_its_forcing_hides(vllm_backend) -> None:
+    """At the branch step the forced token is not the greedy one: its rank is above 1, the reads beside it are
+    raw log-probs (forcing changes no score), and the token after the path is the step's argmax, the token an
+    unforced walk emits."""
+    prompt = tuple(vllm_backend.tokenizer("Frage: wie viele Eier?")["input_ids"])
+    (free,) = vllm_backend._walk([Walk(prompt=prompt, path=(), branch=0, read_ids=(5,))])
+    greedy = free.branch_argmax
+    assert greedy is not None
+    other = next(token for token in range(10, 100) if token != greedy)
+    walk = Walk(prompt=prompt, path=(other, other), branch=0, read_ids=(greedy, other))
+    (forced,) = vllm_backend._walk([walk])
+    assert forced.branch_argmax == greedy
+    assert forced.steps[0].rank > 1 and forced.steps[0].token == other
+    assert forced.branch_reads[greedy] > forced.branch_reads[other]
+    # The second step's score is the prompt log-prob of `other` after prompt + `other`, computed in full.
+    (reference,) = vllm_backend._score_full([EncodedChoice(context=prompt + (other,), continuations=((other,),))])
+    assert forced.steps[1].logprob == pytest.approx(reference.loglikelihoods[0], abs=1e-4)
+
+
+def test_a_long_shared_text_is_scored_in_full(vllm_backend, hf_backend, data_dir, monkeypatch) -> None:
+    """XNLI's sentence variant: an empty context and three continuations that share the whole premise. A decoding
+    step per shared token would make long walks; such items (more than MAX_COMMON_TOKENS common tokens) are
+    scored in full, and skip a prefix cache that cannot serve their rows instead of being recomputed after a hit."""
     xnli = get_task("xnli")
     language = xnli.language("de")
     examples = xnli.load_local(data_dir, language, "validation")[:3]
     requests = [r for e in examples for r in xnli.requests(e, language, "sentence")]  # type: ignore[arg-type]
     plans = [shared_plan(encode_choice(vllm_backend.tokenizer, r.context, r.continuations)) for r in requests]
-    assert all(plan.common > MAX_COMMON_WAVES for plan in plans), [plan.common for plan in plans]
+    assert all(plan.common > MAX_COMMON_TOKENS for plan in plans), [plan.common for plan in plans]
     calls: list[list[object]] = []
     run_engine = vllm_backend._run
 
@@ -149,19 +195,19 @@ def test_a_long_shared_text_is_scored_in_full_without_waves(vllm_backend, hf_bac
     monkeypatch.setattr(vllm_backend, "_run", spy)
     before = vllm_backend.cache_overreach
     got = vllm_backend.score_choices(requests)
-    calls = [call for call in calls if call]  # a wave of no requests is no engine pass
-    assert len(calls) == 1 and calls[0] == [0] * sum(len(r.continuations) for r in requests)  # no wave
+    calls = [call for call in calls if call]  # a pass of no requests is no engine pass
+    assert len(calls) == 1 and calls[0] == [0] * sum(len(r.continuations) for r in requests)  # no walk
     assert vllm_backend.cache_overreach == before
     compare_choice_scores(requests, got, hf_backend.score_choices(requests))
 
 
-def test_cache_hits_past_the_shared_prefix_are_recomputed(vllm_backend, hf_backend) -> None:
-    # Two continuations share 150 tokens beyond their common prefix with the third: a cache hit can
-    # cover a whole KV block (32 tokens on CPU) past the shared prefix, whose prompt log-probs vLLM then does not
-    # compute. The backend must notice and recompute; the scores must not change.
+def test_cache_hits_past_the_context_are_recomputed(vllm_backend, hf_backend) -> None:
+    # Items scored in full (two continuations sharing 150 tokens: too many to walk) read prompt log-probs after
+    # the context: a cache hit can cover a whole KV block (32 tokens on CPU) past it, whose prompt log-probs vLLM
+    # then does not compute. The backend must notice and recompute; the scores must not change.
     # Scoring in full mode first caches the whole sequences, so the shared pass is sure to over-reach.
     long = " ".join(["Eier"] * 150)
-    requests = [ChoiceRequest(context="Frage:", continuations=(" x " + long, " x " + long + " y", " z"))]
+    requests = [ChoiceRequest(context="Frage:", continuations=(" x " + long + " a", " x " + long + " y"))]
     vllm_backend.score_mode = "full"
     try:
         vllm_backend.score_choices(requests)
@@ -465,3 +511,14 @@ def test_cpu_engine_threads_use_every_core_unless_the_user_says_otherwise(monkey
     monkeypatch.setenv("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")
     assert configure_cpu_environment()["VLLM_CPU_OMP_THREADS_BIND"] == "1"
     assert configure_cpu_environment()["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "1"
+
+
+def test_the_v1_model_runner_is_asked_for_and_v2_refused_by_name(monkeypatch) -> None:
+    """The forced walks' logits processor is a V1 one; vLLM's V2 runner (its GPU default) would refuse it."""
+    from harness.backends.vllm_engine import require_v1_model_runner
+
+    monkeypatch.delenv("VLLM_USE_V2_MODEL_RUNNER", raising=False)
+    assert require_v1_model_runner() == {"VLLM_USE_V2_MODEL_RUNNER": "0"}
+    monkeypatch.setenv("VLLM_USE_V2_MODEL_RUNNER", "1")
+    with pytest.raises(ConfigError, match="VLLM_USE_V2_MODEL_RUNNER=1: xlh's vLLM backend needs vLLM's V1"):
+        require_v1_model_runner()
