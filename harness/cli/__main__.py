@@ -1,3 +1,4 @@
 from harness.cli.main import main
+from harness.cli.process_exit import end_process
 
-raise SystemExit(main())
+end_process(main())

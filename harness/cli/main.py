@@ -25,6 +25,7 @@ from harness.cli import (
     table,
     tasks,
 )
+from harness.cli.process_exit import end_process
 from harness.errors import XlhError
 
 
@@ -64,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     for name, command in COMMANDS.items():
         command.add_arguments(commands.add_parser(name, help=command.help))
     return parser
+
+
+def entry() -> None:
+    """The ``xlh`` console command: ``main``, then the process ends (``process_exit``); tests call ``main``."""
+    end_process(main())
 
 
 def main(argv: list[str] | None = None) -> int:
