@@ -60,7 +60,7 @@ from harness.backends.vllm_engine import (
     start_engine,
     vllm_finish_reason,
 )
-from harness.backends.vllm_walks import PROCESSOR, Walk, WalkResult, read_walk
+from harness.backends.vllm_walks import PROCESSOR, Step, Walk, WalkResult, read_walk
 from harness.errors import ConfigError, ModelError
 
 SCORE_MODES = ("shared_context", "full")
@@ -276,11 +276,8 @@ class VLLMBackend:
         scores = [[TokenScores() for _ in item.continuations] for item in encoded]
         # A long shared text (XNLI's premise in every sentence continuation) would be a decoding step per token:
         # such items, and those with more distinct first tokens than vLLM reads at once, are scored in full.
-        walked = [
-            i
-            for i, plan in enumerate(plans)
-            if plan.common <= MAX_COMMON_TOKENS and len(plan.first_tokens) <= MAX_NEXT_TOKEN_IDS
-        ]
+        walkable = [plan.common <= MAX_COMMON_TOKENS and len(plan.first_tokens) <= MAX_NEXT_TOKEN_IDS for plan in plans]
+        walked = [i for i, ok in enumerate(walkable) if ok]
         # Pass 1, a walk per item: the context, then its common tokens and the first continuation of two or more
         # tokens forced; the step after the common tokens reads every continuation's first token.
         firsts = [_first_walk(plans[i]) for i in walked]
@@ -296,11 +293,9 @@ class VLLMBackend:
                     walks.append(Walk(prompt=plan.prefix + rest[:1], path=rest[1:]))
                     targets.append(target)
         for target, result in zip(targets, self._walk(walks), strict=True):
-            for step in result.steps:
-                target.add(step.logprob, step.rank == 1)
+            _add_steps(target, result.steps)
         reads = []
-        fallen = sorted(set(range(len(encoded))) - set(walked))
-        for index in fallen:
+        for index in (i for i, ok in enumerate(walkable) if not ok):
             item = encoded[index]
             reads += [  # a cache hit within the context still leaves every scored row computed
                 _Sequence(item.context + c, len(item.context), len(item.context) - 1, t)
@@ -391,15 +386,18 @@ def _first_walk(plan: SharedPlan) -> Walk:
 
 def _score_first_walk(plan: SharedPlan, result: WalkResult, targets: list[TokenScores]) -> None:
     commons = TokenScores()
-    for step in result.steps[: plan.common]:
-        commons.add(step.logprob, step.rank == 1)
+    _add_steps(commons, result.steps[: plan.common])
     for rest, target in zip(plan.rests, targets, strict=True):
         target.extend(commons)
         target.add(result.branch_reads[rest[0]], rest[0] == result.branch_argmax)
     followed = _followed(plan)
     if followed is not None:
-        for step in result.steps[plan.common + 1 :]:
-            targets[followed].add(step.logprob, step.rank == 1)
+        _add_steps(targets[followed], result.steps[plan.common + 1 :])
+
+
+def _add_steps(target: TokenScores, steps: Sequence[Step]) -> None:
+    for step in steps:
+        target.add(step.logprob, step.greedy)
 
 
 def _chunks_by_tokens(items: list[EncodedChoice], budget: int) -> list[list[EncodedChoice]]:

@@ -62,8 +62,11 @@ class Step:
 
     token: int  # the sampled (forced) token
     logprob: float
-    rank: int  # its vocabulary rank; 1 = greedy
-    reads: dict[int, float]  # log-probs of the requested ids
+    rank: int  # its vocabulary rank
+
+    @property
+    def greedy(self) -> bool:
+        return self.rank == 1  # no token as likely
 
 
 @dataclass(frozen=True)
@@ -78,23 +81,18 @@ def read_walk(walk: Walk, output: Any) -> WalkResult:
     started without ``ForcedPathProcessor``) is an error rather than a wrong score."""
     sample = output.outputs[0]
     logprobs = sample.logprobs  # FlatLogprobs: per step, the sampled token first, then the requested ids
-    steps = []
-    for index in range(walk.max_tokens):
-        start, end = logprobs.start_indices[index], logprobs.end_indices[index]
-        steps.append(
-            Step(
-                token=int(sample.token_ids[index]),
-                logprob=float(logprobs.logprobs[start]),
-                rank=int(logprobs.ranks[start]),
-                reads=dict(zip(logprobs.token_ids[start + 1 : end], logprobs.logprobs[start + 1 : end], strict=True)),
-            )
-        )
+    steps = [
+        Step(int(sample.token_ids[index]), float(logprobs.logprobs[start]), int(logprobs.ranks[start]))
+        for index, start in enumerate(logprobs.start_indices[: walk.max_tokens])
+    ]
     followed = tuple(step.token for step in steps[: len(walk.path)])
     if followed != walk.path:
         raise RuntimeError(f"the engine left the forced path {list(walk.path)} (emitted {list(followed)})")
     if walk.branch is None:
         return WalkResult(tuple(steps), {}, None)
-    return WalkResult(tuple(steps[: len(walk.path)]), steps[walk.branch].reads, steps[len(walk.path)].token)
+    start, end = logprobs.start_indices[walk.branch], logprobs.end_indices[walk.branch]
+    reads = dict(zip(logprobs.token_ids[start + 1 : end], logprobs.logprobs[start + 1 : end], strict=True))
+    return WalkResult(tuple(steps[: len(walk.path)]), reads, steps[len(walk.path)].token)
 
 
 __all__ = ["PROCESSOR", "WALK_ARG", "Step", "Walk", "WalkResult", "read_walk"]
